@@ -1,0 +1,25 @@
+/** The facts handed to the policy engine cannot describe a real instance (bad IP, bad ARN part, ...). */
+export class InvalidFactsError extends Error {
+  override readonly name = 'InvalidFactsError'
+}
+
+/**
+ * Even the compact lock does not fit the role's inline-policy budget. Writing a trimmed lock could deny a
+ * running opted-in instance its own path, so the engine refuses instead.
+ */
+export class LockTooLargeError extends Error {
+  override readonly name = 'LockTooLargeError'
+
+  constructor(
+    readonly roleName: string,
+    readonly lockChars: number,
+    readonly otherInlineChars: number,
+    readonly limitChars: number,
+  ) {
+    super(
+      `The credential-lock policy for role ${roleName} needs ${lockChars} characters, but the role's other ` +
+        `inline policies already use ${otherInlineChars} of IAM's ${limitChars}-character budget: move fewer ` +
+        'opted-in instances onto this role or shrink its other inline policies.',
+    )
+  }
+}
