@@ -304,6 +304,7 @@ function endpointStatement(arns: readonly string[]): PolicyStatement {
     Resource: '*',
     Condition: {
       StringEquals: { [ARN_KEY]: arns },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM.
       StringNotEquals: { 'aws:SourceVpc': '${aws:EC2InstanceSourceVPC}' },
       Null: { 'aws:SourceVpc': 'false' },
       BoolIfExists: NOT_VIA_AWS_SERVICE,
