@@ -1,4 +1,22 @@
-// Placeholder until the controller lands: keeps the CDK app bundling while the handler is written.
-export async function handler(): Promise<void> {
-  throw new Error('credential-lock controller not implemented yet')
-}
+import { Logger } from '@aws-lambda-powertools/logger'
+import { Metrics } from '@aws-lambda-powertools/metrics'
+import { EC2Client } from '@aws-sdk/client-ec2'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { IAMClient } from '@aws-sdk/client-iam'
+import { readConfig } from './config.js'
+import { createHandler } from './lambda.js'
+
+// The only place that reads the environment and builds clients; AWS_ENDPOINT_URL (tests, demo) is honoured
+// by the SDK itself. IAM throttles writes at an unpublished rate, hence the extra attempts.
+const config = readConfig(process.env)
+const clientConfig = { region: config.region, maxAttempts: 6 }
+
+export const handler = createHandler({
+  ec2: new EC2Client(clientConfig),
+  iam: new IAMClient(clientConfig),
+  events: new EventBridgeClient(clientConfig),
+  logger: new Logger({ serviceName: 'credential-lock' }),
+  metrics: new Metrics({ namespace: 'CredentialLock', serviceName: 'credential-lock' }),
+  config,
+  now: () => new Date(),
+})

@@ -111,7 +111,8 @@ export interface Tombstone {
   readonly since: Date
 }
 
-const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running'])
+/** States in which an instance runs, or is about to, with fresh credentials. */
+export const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running'])
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 const TOMBSTONE_SID = /^Tombstone(\d{1,12})$/
 const ARN_KEY = 'ec2:SourceInstanceARN'

@@ -1,0 +1,157 @@
+import { MalformedEventError } from './errors.js'
+
+/**
+ * What an event asks the controller to look at. Events are only hints: the controller never trusts their
+ * state and re-reads EC2, so a duplicate or late event cannot change a correct lock.
+ */
+export interface Trigger {
+  readonly eventId: string
+  readonly detailType: string
+  /** Instances named by the event. */
+  readonly instanceIds: readonly string[]
+  /** Network interfaces named by the event (an Elastic IP associated by ENI). */
+  readonly networkInterfaceIds: readonly string[]
+  /**
+   * `named`: only the roles of the named instances. `locked-roles`: also every role with an opted-in
+   * instance, because an address moved away from an instance the event does not name. `all-roles`: every
+   * instance role, for drift repair, tombstone expiry and role changes whose old role the event omits.
+   */
+  readonly reach: 'named' | 'locked-roles' | 'all-roles'
+}
+
+/** An event the controller deliberately ignores, with the reason logged for auditors. */
+export interface Ignored {
+  readonly eventId: string
+  readonly detailType: string
+  readonly ignored: string
+}
+
+export interface EventBridgeEnvelope {
+  readonly id: string
+  readonly 'detail-type': string
+  readonly source: string
+  readonly resources?: readonly string[]
+  readonly detail: Readonly<Record<string, unknown>>
+}
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
+const ENI_ID = /^eni-[0-9a-f]{8,17}$/
+const PROFILE_CALLS = new Set([
+  'AssociateIamInstanceProfile',
+  'ReplaceIamInstanceProfileAssociation',
+  'DisassociateIamInstanceProfile',
+])
+
+/** Reads one EventBridge event; throws {@link MalformedEventError} for anything that is not one. */
+export function readEvent(raw: unknown, lockTagKey: string): Trigger | Ignored {
+  const event = asEnvelope(raw)
+  const base = { eventId: event.id, detailType: event['detail-type'] }
+  switch (`${event.source} ${event['detail-type']}`) {
+    case 'aws.ec2 EC2 Instance State-change Notification':
+      return named(base, [instanceIdOf(event.detail['instance-id'], 'detail.instance-id')])
+    case 'aws.ec2 AWS API Call via CloudTrail':
+      return readApiCall(base, event.detail)
+    case 'aws.tag Tag Change on Resource':
+      return readTagChange(base, event, lockTagKey)
+    case 'aws.events Scheduled Event':
+      return { ...base, instanceIds: [], networkInterfaceIds: [], reach: 'all-roles' }
+    default:
+      return {
+        ...base,
+        ignored: `events from ${event.source} of type "${event['detail-type']}" are not handled`,
+      }
+  }
+}
+
+type Base = Pick<Trigger, 'eventId' | 'detailType'>
+
+function named(base: Base, instanceIds: readonly string[]): Trigger {
+  return { ...base, instanceIds, networkInterfaceIds: [], reach: 'named' }
+}
+
+function readApiCall(base: Base, detail: Readonly<Record<string, unknown>>): Trigger | Ignored {
+  const eventName = detail.eventName
+  if (detail.eventSource !== 'ec2.amazonaws.com' || typeof eventName !== 'string') {
+    return { ...base, ignored: 'not an EC2 API call' }
+  }
+  if (detail.errorCode !== undefined) {
+    return { ...base, ignored: `${eventName} failed with ${String(detail.errorCode)}, so nothing changed` }
+  }
+  const request = record(detail.requestParameters)
+  if (eventName === 'AssociateAddress') {
+    // The address may have moved away from another instance, which the event does not name.
+    const instanceId = request.instanceId
+    const eniId = request.networkInterfaceId
+    if (instanceId !== undefined) {
+      return {
+        ...named(base, [instanceIdOf(instanceId, 'requestParameters.instanceId')]),
+        reach: 'locked-roles',
+      }
+    }
+    if (typeof eniId === 'string' && ENI_ID.test(eniId)) {
+      return { ...base, instanceIds: [], networkInterfaceIds: [eniId], reach: 'locked-roles' }
+    }
+    throw new MalformedEventError('AssociateAddress names neither an instanceId nor a networkInterfaceId.')
+  }
+  if (eventName === 'DisassociateAddress') {
+    // Only the association is named: every lock that may list the address is checked.
+    return { ...base, instanceIds: [], networkInterfaceIds: [], reach: 'locked-roles' }
+  }
+  if (PROFILE_CALLS.has(eventName)) {
+    // The role the instance used before is not in the event, and its old credentials need a tombstone.
+    const instanceIds = [...new Set(findInstanceIds(detail.requestParameters, detail.responseElements))]
+    return { ...base, instanceIds, networkInterfaceIds: [], reach: 'all-roles' }
+  }
+  return { ...base, ignored: `EC2 API call ${eventName} does not change a lock` }
+}
+
+function readTagChange(base: Base, event: EventBridgeEnvelope, lockTagKey: string): Trigger | Ignored {
+  const { service, 'resource-type': resourceType, 'changed-tag-keys': changed } = event.detail
+  if (service !== 'ec2' || resourceType !== 'instance') {
+    return { ...base, ignored: `tag changes on ${String(service)} ${String(resourceType)} are not handled` }
+  }
+  if (!Array.isArray(changed) || !changed.includes(lockTagKey)) {
+    return { ...base, ignored: `the tag ${lockTagKey} did not change` }
+  }
+  const resources = event.resources ?? []
+  if (resources.length === 0) throw new MalformedEventError('Tag Change on Resource event names no resource.')
+  return named(
+    base,
+    resources.map((arn) => instanceIdOf(arn.split('/').pop(), 'resources')),
+  )
+}
+
+function asEnvelope(raw: unknown): EventBridgeEnvelope {
+  const event = record(raw)
+  for (const field of ['id', 'detail-type', 'source'] as const) {
+    if (typeof event[field] !== 'string') {
+      throw new MalformedEventError(`The event has no "${field}": it is not an EventBridge event.`)
+    }
+  }
+  if (typeof event.detail !== 'object' || event.detail === null) {
+    throw new MalformedEventError('The event has no "detail" object: it is not an EventBridge event.')
+  }
+  return event as unknown as EventBridgeEnvelope
+}
+
+function instanceIdOf(value: unknown, where: string): string {
+  if (typeof value === 'string' && INSTANCE_ID.test(value)) return value
+  throw new MalformedEventError(`${where} is ${JSON.stringify(value)}, not an EC2 instance ID.`)
+}
+
+function record(value: unknown): Readonly<Record<string, unknown>> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {}
+}
+
+/** CloudTrail nests these calls' parameters differently by API version, so look for any instance ID field. */
+function findInstanceIds(...values: unknown[]): string[] {
+  return values.flatMap((value) => {
+    if (Array.isArray(value)) return findInstanceIds(...value)
+    if (typeof value !== 'object' || value === null) return []
+    return Object.entries(value).flatMap(([key, inner]) =>
+      /^instanceId$/i.test(key) && typeof inner === 'string' && INSTANCE_ID.test(inner)
+        ? [inner]
+        : findInstanceIds(inner),
+    )
+  })
+}
