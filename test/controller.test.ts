@@ -1,0 +1,277 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
+import type { Metrics } from '@aws-lambda-powertools/metrics'
+import {
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2'
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge'
+import {
+  DeleteRolePolicyCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  LimitExceededException,
+  ListInstanceProfilesCommand,
+  ListRolePoliciesCommand,
+  NoSuchEntityException,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import type { ControllerConfig } from '../handlers/config.js'
+import { createHandler } from '../handlers/lambda.js'
+import { readLock } from '../policy/lock.js'
+import { sqsBatch, stateChange } from './support/events.js'
+
+const ec2 = mockClient(EC2Client)
+const iam = mockClient(IAMClient)
+const events = mockClient(EventBridgeClient)
+const CONTEXT = { invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:credential-lock' }
+const QUEUE = {
+  queueArn: 'arn:aws:sqs:us-east-1:123456789012:credential-lock.fifo',
+  messageGroupId: 'credential-lock',
+}
+const POLICY = 'credential-lock-us-east-1'
+const LUKE = 'i-0a1b2c3d4e5f60001'
+const JESSICA = 'i-0a1b2c3d4e5f60002'
+
+const profile = (role: string) => ({
+  Arn: `arn:aws:iam::123456789012:instance-profile/${role}`,
+  InstanceProfileName: role,
+  InstanceProfileId: 'AIPA',
+  Path: '/',
+  CreateDate: new Date(),
+  Roles: [{ RoleName: role, Arn: '', RoleId: '', Path: '/', CreateDate: new Date() }],
+})
+
+const instance = (id: string, role: string, publicIp: string): Instance => ({
+  InstanceId: id,
+  State: { Name: 'running' },
+  IamInstanceProfile: { Arn: profile(role).Arn },
+  Tags: [{ Key: 'credential-lock', Value: 'enabled' }],
+  PublicIpAddress: publicIp,
+  PrivateIpAddress: '10.0.1.10',
+  SubnetId: 'subnet-1',
+  VpcId: 'vpc-1',
+})
+
+function recorder() {
+  const lines: { level: string; message: string; fields: Record<string, unknown> }[] = []
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, message, fields })
+  const logger = { info: at('INFO'), warn: at('WARN'), error: at('ERROR') } as unknown as Logger
+  const metrics = { addMetric: vi.fn(), publishStoredMetrics: vi.fn() }
+  return { lines, logger, metrics }
+}
+
+function controller(overrides: Partial<ControllerConfig> = {}) {
+  const { lines, logger, metrics } = recorder()
+  const config: ControllerConfig = {
+    region: 'us-east-1',
+    lockTag: { key: 'credential-lock', value: 'enabled' },
+    dryRun: false,
+    tombstoneRetentionMs: 12 * 3_600_000,
+    auditEventBus: 'default',
+    ...overrides,
+  }
+  const handler = createHandler({
+    ec2: new EC2Client({ region: 'us-east-1' }),
+    iam: new IAMClient({ region: 'us-east-1' }),
+    events: new EventBridgeClient({ region: 'us-east-1' }),
+    logger,
+    metrics: metrics as unknown as Metrics,
+    config,
+    now: () => new Date('2026-11-25T12:00:00Z'),
+  })
+  return { handler, lines, metrics }
+}
+
+const noSuchEntity = () => new NoSuchEntityException({ message: 'not found', $metadata: {} })
+
+beforeEach(() => {
+  for (const mock of [ec2, iam, events]) mock.reset()
+  iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web'), profile('batch')] })
+  iam.on(GetRolePolicyCommand).rejects(noSuchEntity())
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [
+      { Instances: [instance(LUKE, 'web', '54.0.0.1'), instance(JESSICA, 'batch', '54.0.0.2')] },
+    ],
+  })
+  events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] })
+})
+
+describe('controller decisions (SDK mocked)', () => {
+  it('skips a malformed record and still locks the role of the valid one', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    const batch = sqsBatch([stateChange(LUKE, 'running')], QUEUE)
+    const valid = batch.Records[0]
+    if (!valid) throw new Error('no record')
+    batch.Records.push({ ...valid, messageId: 'garbage', body: '{"not":"an event"' })
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(1)
+    expect(iam.commandCalls(PutRolePolicyCommand)[0]?.args[0].input).toMatchObject({
+      RoleName: 'web',
+      PolicyName: POLICY,
+    })
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 'event skipped',
+        fields: expect.objectContaining({ recordId: 'garbage' }),
+      }),
+    )
+  })
+
+  it('fails only the records whose role failed', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    iam.on(PutRolePolicyCommand, { RoleName: 'batch' }).rejects(new Error('Rate exceeded'))
+    const batch = sqsBatch([stateChange(LUKE, 'running'), stateChange(JESSICA, 'running')], QUEUE)
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[1]?.messageId }] })
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'role reconcile failed' }),
+    )
+  })
+
+  it('names the missing permission when IAM refuses the write', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    const denied = Object.assign(new Error('not authorized'), { name: 'AccessDenied' })
+    iam.on(PutRolePolicyCommand).rejects(denied)
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1)
+    const failure = lines.find((line) => line.message === 'role reconcile failed')
+    expect(String((failure?.fields.error as Error | undefined)?.message)).toMatch(
+      /not allowed to call iam:PutRolePolicy on role web/,
+    )
+  })
+
+  it('falls back to reading the other inline policies only when IAM refuses the size', async () => {
+    // Prepare
+    const { handler } = controller()
+    iam
+      .on(PutRolePolicyCommand, { RoleName: 'web' })
+      .rejectsOnce(
+        new LimitExceededException({ message: 'Maximum policy size of 10240 bytes exceeded', $metadata: {} }),
+      )
+      .resolves({})
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['app', POLICY] })
+    iam.on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: 'app' }).resolves({
+      RoleName: 'web',
+      PolicyName: 'app',
+      PolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(9_800) }] })),
+    })
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess: the second write happened; with only ~400 characters left, even the lock is refused as too large.
+    expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
+    expect(response.batchItemFailures).toHaveLength(1)
+  })
+
+  it('writes nothing in dry-run mode, but logs the decision it would take', async () => {
+    // Prepare
+    const { handler, lines } = controller({ dryRun: true })
+
+    // Act
+    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+    expect(events.commandCalls(PutEventsCommand)).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 'lock decision',
+        fields: expect.objectContaining({ action: 'put', dryRun: true }),
+      }),
+    )
+  })
+
+  it('makes no write and publishes no audit event when the lock is already right', async () => {
+    // Prepare: a first run writes the lock; the mock then serves it back.
+    const { handler } = controller()
+    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+    const written = iam.commandCalls(PutRolePolicyCommand)[0]?.args[0].input.PolicyDocument
+    iam.on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: POLICY }).resolves({
+      RoleName: 'web',
+      PolicyName: POLICY,
+      PolicyDocument: encodeURIComponent(written ?? ''),
+    })
+    iam.resetHistory()
+    events.resetHistory()
+
+    // Act: a duplicate delivery of the same event.
+    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(readLock(written).locked).toEqual(new Set([LUKE]))
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+    expect(iam.commandCalls(DeleteRolePolicyCommand)).toHaveLength(0)
+    expect(events.commandCalls(PutEventsCommand)).toHaveLength(0)
+  })
+
+  it('keeps the lock when publishing the audit event fails', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    events.on(PutEventsCommand).rejects(new Error('bus gone'))
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(1)
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'audit publish failed' }))
+  })
+
+  it('throws on a direct invocation it could not reconcile, so Lambda retries it', async () => {
+    // Prepare
+    const { handler } = controller()
+    ec2.on(DescribeInstancesCommand).rejects(new Error('Service Unavailable'))
+
+    // Act
+    const invoke = handler(stateChange(LUKE, 'running'), CONTEXT)
+
+    // Assess
+    await expect(invoke).rejects.toThrowError(expect.objectContaining({ name: 'ReconcileFailedError' }))
+  })
+
+  it('resolves an Elastic IP associated by network interface to its instance', async () => {
+    // Prepare
+    const { handler } = controller()
+    ec2
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves({ NetworkInterfaces: [{ Attachment: { InstanceId: LUKE } }] })
+    const { associateAddress } = await import('./support/events.js')
+
+    // Act
+    await handler(associateAddress({ networkInterfaceId: 'eni-0123456789abcdef0' }, 'eipalloc-1'), CONTEXT)
+
+    // Assess
+    expect(ec2.commandCalls(DescribeNetworkInterfacesCommand)).toHaveLength(1)
+    expect(
+      iam
+        .commandCalls(PutRolePolicyCommand)
+        .map((call) => call.args[0].input.RoleName)
+        .sort(),
+    ).toEqual(['batch', 'web'])
+  })
+})
