@@ -132,12 +132,23 @@ export function isOptedIn(
   return tags.some((candidate) => candidate.Key === tag.key && candidate.Value === tag.value)
 }
 
+/**
+ * What each part of an instance ARN looks like. A part of the wrong shape (an account ID as the console shows
+ * it, an availability zone for a region) would give ARNs no request ever carries: a lock that locks nothing.
+ */
+const SCOPE_SHAPES: Readonly<Record<keyof LockScope, RegExp>> = {
+  partition: /^aws(-[a-z]+)*$/,
+  region: /^[a-z]{2,}(-[a-z]+)+-\d{1,2}$/,
+  accountId: /^\d{12}$/,
+}
+
 export function instanceArn(scope: LockScope, instanceId: string): string {
   assertInstanceId(instanceId)
-  for (const [part, value] of Object.entries(scope)) {
-    if (!/^[a-z0-9-]+$/.test(value)) {
+  // Only the three scope parts: settings may carry more (retention, tag, ...) that is not part of an ARN.
+  for (const part of ['partition', 'region', 'accountId'] as const) {
+    if (!SCOPE_SHAPES[part].test(scope[part])) {
       throw new InvalidFactsError(
-        `The ${part} "${value}" cannot be part of an instance ARN: fix the settings.`,
+        `The ${part} "${scope[part]}" cannot be part of an instance ARN: fix the settings.`,
       )
     }
   }
@@ -289,7 +300,7 @@ function addressStatement(arns: string | readonly string[], allowed: AllowedSour
     Action: '*',
     Resource: '*',
     Condition: {
-      StringEquals: { [ARN_KEY]: arns },
+      ...instanceMatch(arns),
       NotIpAddress: notFrom,
       BoolIfExists: NOT_VIA_AWS_SERVICE,
     },
@@ -304,7 +315,7 @@ function endpointStatement(arns: readonly string[]): PolicyStatement {
     Action: '*',
     Resource: '*',
     Condition: {
-      StringEquals: { [ARN_KEY]: arns },
+      ...instanceMatch(arns),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM.
       StringNotEquals: { 'aws:SourceVpc': '${aws:EC2InstanceSourceVPC}' },
       Null: { 'aws:SourceVpc': 'false' },
@@ -327,8 +338,26 @@ function tombstoneStatements(tombstones: readonly Tombstone[]): PolicyStatement[
       Effect: 'Deny',
       Action: '*',
       Resource: '*',
-      Condition: { StringEquals: { [ARN_KEY]: arns.sort() } },
+      Condition: instanceMatch(arns),
     }))
+}
+
+/**
+ * Matches the credentials of one instance by its exact ARN, or of several by instance ID within this region
+ * and account: listing IDs instead of whole ARNs nearly halves a role-wide statement, which is what lets the
+ * compact form hold a large fleet.
+ */
+function instanceMatch(arns: string | readonly string[]): PolicyStatement['Condition'] {
+  if (typeof arns === 'string') return { StringEquals: { [ARN_KEY]: arns } }
+  const prefixes = new Set(arns.map((arn) => arn.slice(0, arn.lastIndexOf('/') + 1)))
+  const [prefix] = prefixes
+  if (prefixes.size !== 1 || prefix === undefined) {
+    throw new InvalidFactsError('One lock can only name instances of one partition, region and account.')
+  }
+  return {
+    ArnLike: { [ARN_KEY]: `${prefix}*` },
+    StringLike: { [ARN_KEY]: arns.map((arn) => `*/${arn.slice(prefix.length)}`).sort() },
+  }
 }
 
 /** Characters IAM counts against the budget: everything but whitespace. */
@@ -345,8 +374,8 @@ export function readLock(document: string | undefined): CurrentLock {
   const tombstones = new Map<string, Date>()
   const statements = parseStatements(document)
   for (const statement of statements) {
-    const arns = statement.Condition?.StringEquals?.[ARN_KEY]
-    const ids = (Array.isArray(arns) ? arns : [arns]).flatMap((arn) => {
+    const named = [statement.Condition?.StringEquals?.[ARN_KEY], statement.Condition?.StringLike?.[ARN_KEY]]
+    const ids = named.flat().flatMap((arn) => {
       const id = typeof arn === 'string' ? arn.split('/').pop() : undefined
       return id && INSTANCE_ID.test(id) ? [id] : []
     })
@@ -361,7 +390,10 @@ export function readLock(document: string | undefined): CurrentLock {
 
 interface LooseStatement {
   readonly Sid?: string
-  readonly Condition?: { readonly StringEquals?: Readonly<Record<string, unknown>> }
+  readonly Condition?: {
+    readonly StringEquals?: Readonly<Record<string, unknown>>
+    readonly StringLike?: Readonly<Record<string, unknown>>
+  }
 }
 
 function parseStatements(document: string | undefined): readonly LooseStatement[] {
