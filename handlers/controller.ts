@@ -140,7 +140,8 @@ interface Truth {
   readonly namedRoles: ReadonlyMap<string, string | undefined>
   readonly instances: ReadonlyMap<string, InstanceFacts>
   readonly policies: ReadonlyMap<string, string | undefined>
-  readonly profileRoleNames: ReadonlySet<string>
+  /** Named instances without a role now (terminated, profile removed, gone): their old role is unknown. */
+  readonly rolelessIds: ReadonlySet<string>
   readonly optedInRoleNames: ReadonlySet<string>
 }
 
@@ -172,11 +173,13 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     [...observed.values()].flatMap((i) => (i.optedIn && i.roleName ? [i.roleName] : [])),
   )
   const profileRoleNames = new Set(profileRoles.values())
-  const roles = new Set(
-    namedIds.flatMap((id) => (observed.get(id)?.roleName ? [observed.get(id)?.roleName as string] : [])),
-  )
+  // A terminated instance loses its profile, so its old role is only found by reading every role's lock.
+  const rolelessIds = new Set(namedIds.filter((id) => observed.get(id)?.roleName === undefined))
+  const roles = new Set(namedIds.flatMap((id) => observed.get(id)?.roleName ?? []))
   if (triggers.some((t) => t.reach !== 'named')) for (const role of optedInRoleNames) roles.add(role)
-  if (triggers.some((t) => t.reach === 'all-roles')) for (const role of profileRoleNames) roles.add(role)
+  if (rolelessIds.size > 0 || triggers.some((t) => t.reach === 'all-roles')) {
+    for (const role of profileRoleNames) roles.add(role)
+  }
 
   const policyName = lockPolicyName(deps.config.region)
   const policies = new Map<string, string | undefined>()
@@ -200,7 +203,7 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     namedRoles: new Map(namedIds.map((id) => [id, observed.get(id)?.roleName])),
     instances: new Map(instances.map((instance) => [instance.instanceId, instance])),
     policies,
-    profileRoleNames,
+    rolelessIds,
     optedInRoleNames,
   }
 }
@@ -209,6 +212,7 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
 function touches(trigger: Trigger, roleName: string, truth: Truth): boolean {
   // A network interface resolves to an instance inside the batch, so its record rides on every role.
   if (trigger.reach === 'all-roles' || trigger.networkInterfaceIds.length > 0) return true
+  if (trigger.instanceIds.some((id) => truth.rolelessIds.has(id))) return true
   if (trigger.reach === 'locked-roles' && truth.optedInRoleNames.has(roleName)) return true
   return trigger.instanceIds.some((id) => truth.namedRoles.get(id) === roleName)
 }

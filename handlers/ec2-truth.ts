@@ -101,9 +101,9 @@ function roleOf(instance: Instance, profileRoles: ReadonlyMap<string, string>): 
   return roleName
 }
 
-/** EC2 writes e.g. "User initiated (2026-11-25 18:00:00 GMT)" when an instance stops. */
+/** EC2 writes e.g. "User initiated (2026-11-25 18:00:00 GMT)" when an instance stops (moto writes UTC). */
 function stateChangedAt(reason: string | undefined): Date | undefined {
-  const stamp = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) GMT\)/.exec(reason ?? '')
+  const stamp = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)/.exec(reason ?? '')
   return stamp ? new Date(`${stamp[1]}T${stamp[2]}Z`) : undefined
 }
 

@@ -221,7 +221,12 @@ function judgeInstance(
     }
     return { instanceId, outcome: 'locked', allowedFrom: allowedSources(instance) }
   }
-  const why = instance === undefined ? 'gone from EC2' : onRole ? instance.state : 'moved to another role'
+  const why =
+    instance === undefined
+      ? 'gone from EC2'
+      : ACTIVE_STATES.has(instance.state)
+        ? 'moved to another role'
+        : instance.state
   if (tombstonedSince) {
     return now.getTime() - tombstonedSince.getTime() >= settings.tombstoneRetentionMs
       ? { instanceId, outcome: 'expired', reason: 'its old credentials have expired' }

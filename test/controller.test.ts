@@ -156,7 +156,7 @@ describe('controller decisions (SDK mocked)', () => {
     const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
 
     // Assess
-    expect(response.batchItemFailures).toHaveLength(1)
+    expect(response?.batchItemFailures).toHaveLength(1)
     const failure = lines.find((line) => line.message === 'role reconcile failed')
     expect(String((failure?.fields.error as Error | undefined)?.message)).toMatch(
       /not allowed to call iam:PutRolePolicy on role web/,
@@ -184,7 +184,7 @@ describe('controller decisions (SDK mocked)', () => {
 
     // Assess: the second write happened; with only ~400 characters left, even the lock is refused as too large.
     expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
-    expect(response.batchItemFailures).toHaveLength(1)
+    expect(response?.batchItemFailures).toHaveLength(1)
   })
 
   it('writes nothing in dry-run mode, but logs the decision it would take', async () => {

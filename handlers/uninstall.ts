@@ -1,0 +1,33 @@
+import { IAMClient } from '@aws-sdk/client-iam'
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
+import { lockPolicyName } from '../policy/lock.js'
+import { instanceProfileRoles, removeOwnPolicy } from './iam-roles.js'
+
+/** What the custom resource provider framework expects back from an onEvent handler. */
+export interface UninstallResponse {
+  readonly PhysicalResourceId: string
+}
+
+/**
+ * On stack deletion, removes the controller's policy from every role an instance profile holds, and only that
+ * policy: every other inline policy is left as it is. Create and Update have nothing to do.
+ */
+export async function uninstall(
+  event: CloudFormationCustomResourceEvent,
+  iam: IAMClient,
+  region: string,
+): Promise<UninstallResponse> {
+  const policyName = lockPolicyName(region)
+  if (event.RequestType === 'Delete') {
+    const roleNames = new Set((await instanceProfileRoles(iam)).values())
+    // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
+    for (const roleName of roleNames) await removeOwnPolicy(iam, roleName, policyName)
+  }
+  return { PhysicalResourceId: policyName }
+}
+
+export async function handler(event: CloudFormationCustomResourceEvent): Promise<UninstallResponse> {
+  const region = process.env.AWS_REGION
+  if (!region) throw new Error('AWS_REGION is not set: the uninstall must run in the Lambda runtime.')
+  return uninstall(event, new IAMClient({}), region)
+}
