@@ -1,0 +1,21 @@
+import { Stack, type StackProps } from 'aws-cdk-lib'
+import type { Construct } from 'constructs'
+import { CredentialLock, type CredentialLockProps } from './credential-lock.js'
+
+export interface CredentialLockStackProps extends StackProps {
+  /** Settings of the lock; see {@link CredentialLockProps} for each default. */
+  readonly lock?: CredentialLockProps
+}
+
+/** One per account and region: the rules, queue, controller, alarms and uninstall of credential-lock. */
+export class CredentialLockStack extends Stack {
+  readonly lock: CredentialLock
+
+  constructor(scope: Construct, id: string, props: CredentialLockStackProps = {}) {
+    super(scope, id, {
+      description: 'credential-lock: keeps EC2 instance-role credentials usable only where the instance is',
+      ...props,
+    })
+    this.lock = new CredentialLock(this, 'CredentialLock', props.lock)
+  }
+}

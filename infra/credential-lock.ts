@@ -1,0 +1,516 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { ReadWriteType, Trail } from 'aws-cdk-lib/aws-cloudtrail'
+import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch'
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
+import { EventBus, Match, Rule, Schedule } from 'aws-cdk-lib/aws-events'
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets'
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
+import { Key } from 'aws-cdk-lib/aws-kms'
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources'
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs'
+import { LogGroup, QueryDefinition, QueryString, RetentionDays } from 'aws-cdk-lib/aws-logs'
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3'
+import { Topic } from 'aws-cdk-lib/aws-sns'
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
+import { Construct } from 'constructs'
+import { handlerFunction } from './lambda-defaults.js'
+import { LockUninstall } from './lock-uninstall.js'
+
+export interface CredentialLockProps {
+  /**
+   * Tag key that opts an instance in: only instances carrying it with {@link lockTagValue} are locked.
+   * @default 'credential-lock'
+   */
+  readonly lockTagKey?: string
+  /**
+   * Tag value that opts an instance in (compared exactly).
+   * @default 'enabled'
+   */
+  readonly lockTagValue?: string
+  /**
+   * How often every lock is recomputed from scratch, which also corrects anything a lost event left wrong.
+   * A whole number of minutes, between 5 minutes and 24 hours.
+   * @default Duration.hours(1)
+   */
+  readonly resyncPeriod?: Duration
+  /**
+   * How long the credentials of a stopped, terminated or moved instance stay refused everywhere. Instance
+   * credentials stay valid for hours after the instance stops, so this should cover their lifetime.
+   * A whole number of hours, between 1 and 48.
+   * @default Duration.hours(12)
+   */
+  readonly tombstoneRetention?: Duration
+  /**
+   * Decide and log every lock but write none: for a first look at what the controller would do.
+   * @default false
+   */
+  readonly dryRun?: boolean
+  /**
+   * Address that receives the alarms by email, through an encrypted SNS topic. The alarms exist either way.
+   * @default - no topic: the alarms are only visible in CloudWatch
+   */
+  readonly alarmEmail?: string
+  /**
+   * How long the controller's decisions (its audit log) are kept in CloudWatch Logs.
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays
+  /**
+   * Create a single-region CloudTrail trail for write management events, in its own encrypted bucket, for
+   * accounts that have no trail. Without any trail the Elastic IP and instance-profile events never reach
+   * EventBridge; the periodic resync still corrects the locks, only later.
+   * @default false
+   */
+  readonly createTrail?: boolean
+  /**
+   * Name of the event bus the controller publishes its lock decisions to.
+   * @default 'default' - the account's default event bus
+   */
+  readonly auditEventBusName?: string
+}
+
+/** The one message group of the FIFO queue: every event is processed in order, one batch at a time. */
+export const MESSAGE_GROUP_ID = 'credential-lock'
+/** The SQS FIFO maximum; events that arrive together are coalesced into one reconcile. */
+const BATCH_SIZE = 10
+const CONTROLLER_TIMEOUT = Duration.minutes(2)
+/** AWS's advice for an SQS event source: at least six times the function timeout. */
+const VISIBILITY_TIMEOUT = Duration.seconds(CONTROLLER_TIMEOUT.toSeconds() * 6)
+const MAX_RECEIVES = 5
+const QUEUE_AGE_ALARM = Duration.minutes(15)
+const METRICS_NAMESPACE = 'CredentialLock'
+const SERVICE_NAME = 'credential-lock'
+
+// AWS tag rules: letters, digits, spaces and _ . : / = + - @ (keys up to 128 characters, values up to 256).
+const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+const EVENT_BUS_NAME = /^[A-Za-z0-9._\-/]{1,256}$/
+
+/** The API calls that move an Elastic IP or change which role an instance's credentials carry. */
+const ADDRESS_AND_PROFILE_CALLS = [
+  'AssociateAddress',
+  'DisassociateAddress',
+  'AssociateIamInstanceProfile',
+  'ReplaceIamInstanceProfileAssociation',
+  'DisassociateIamInstanceProfile',
+]
+
+/** Every setting, defaults applied and checked. */
+interface LockSettings {
+  readonly lockTagKey: string
+  readonly lockTagValue: string
+  readonly resyncPeriod: Duration
+  readonly tombstoneRetention: Duration
+  readonly dryRun: boolean
+  readonly alarmEmail: string | undefined
+  readonly logRetention: RetentionDays
+  readonly createTrail: boolean
+  readonly auditEventBusName: string
+}
+
+/**
+ * Keeps stolen EC2 instance-role credentials useless outside where the instance is: EC2, CloudTrail and tag
+ * events (and a periodic resync) reach a controller that writes one deny policy per opted-in role.
+ */
+export class CredentialLock extends Construct {
+  /** The FIFO queue every event goes through. */
+  readonly queue: Queue
+  /** The controller that writes the locks. */
+  readonly controller: NodejsFunction
+  /** The controller's log: its decisions are the audit trail of every lock. */
+  readonly logGroup: LogGroup
+  /** Every alarm; they notify {@link alarmTopic} when there is one. */
+  readonly alarms: readonly Alarm[]
+  readonly alarmTopic: Topic | undefined
+  /** The opt-in tag, defaults applied. */
+  readonly lockTag: { readonly key: string; readonly value: string }
+
+  constructor(scope: Construct, id: string, props: CredentialLockProps = {}) {
+    super(scope, id)
+    const settings = validatedSettings(props)
+    this.lockTag = { key: settings.lockTagKey, value: settings.lockTagValue }
+
+    const uninstall = new LockUninstall(this, 'Uninstall', { logRetention: settings.logRetention })
+
+    const deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      fifo: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    })
+    this.queue = new Queue(this, 'EventQueue', {
+      fifo: true,
+      contentBasedDeduplication: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: VISIBILITY_TIMEOUT,
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
+    })
+    // EventBridge accepts only a standard queue as a target dead-letter queue.
+    const undeliveredEvents = new Queue(this, 'UndeliveredEventQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    })
+    Validations.of(undeliveredEvents).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the EventBridge rule targets.',
+    })
+
+    const rules = this.addRules(settings, undeliveredEvents)
+
+    this.logGroup = new LogGroup(this, 'LogGroup', { retention: settings.logRetention })
+    const controllerRole = this.addControllerRole(settings)
+    this.controller = this.addController(settings, controllerRole)
+    this.addAuditQueries()
+
+    // Deleted before the uninstall runs, so nothing can write a lock after it removed them all.
+    for (const piece of [...rules, controllerRole, this.controller]) piece.node.addDependency(uninstall)
+
+    this.alarmTopic = settings.alarmEmail === undefined ? undefined : this.addAlarmTopic(settings.alarmEmail)
+    this.alarms = this.addAlarms(deadLetterQueue, undeliveredEvents)
+
+    if (settings.createTrail) this.addTrail()
+  }
+
+  private addRules(settings: LockSettings, undeliveredEvents: Queue): Rule[] {
+    const target = new SqsQueue(this.queue, {
+      messageGroupId: MESSAGE_GROUP_ID,
+      deadLetterQueue: undeliveredEvents,
+      // EventBridge's maximum: a queue that is briefly unavailable loses nothing.
+      retryAttempts: 185,
+      maxEventAge: Duration.hours(24),
+    })
+    const rule = (id: string, description: string, props: Partial<ConstructorParameters<typeof Rule>[2]>) =>
+      new Rule(this, id, { description: `credential-lock: ${description}`, targets: [target], ...props })
+
+    return [
+      rule('InstanceStateRule', 'an instance started, stopped or terminated', {
+        eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] },
+      }),
+      rule('AddressAndProfileRule', 'an Elastic IP or instance profile moved', {
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: ['AWS API Call via CloudTrail'],
+          detail: {
+            eventSource: ['ec2.amazonaws.com'],
+            eventName: ADDRESS_AND_PROFILE_CALLS,
+            // A failed call changed nothing.
+            errorCode: Match.doesNotExist(),
+          },
+        },
+      }),
+      rule('LockTagRule', 'the lock tag of an instance changed', {
+        eventPattern: {
+          source: ['aws.tag'],
+          detailType: ['Tag Change on Resource'],
+          detail: {
+            service: ['ec2'],
+            'resource-type': ['instance'],
+            'changed-tag-keys': [settings.lockTagKey],
+          },
+        },
+      }),
+      rule('ResyncSchedule', 'periodic resync of every lock', {
+        schedule: Schedule.rate(settings.resyncPeriod),
+      }),
+    ]
+  }
+
+  private addControllerRole(settings: LockSettings): Role {
+    const stack = Stack.of(this)
+    const auditBus = EventBus.fromEventBusName(this, 'AuditBus', settings.auditEventBusName)
+    const role = new Role(this, 'ControllerRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'credential-lock controller: writes its own deny policy on instance-profile roles',
+    })
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ReadInstancesAndTheirNetwork',
+        actions: [
+          'ec2:DescribeInstances',
+          'ec2:DescribeRouteTables',
+          'ec2:DescribeNatGateways',
+          'ec2:DescribeNetworkInterfaces',
+        ],
+        resources: ['*'],
+      }),
+    )
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'FindInstanceProfileRoles',
+        actions: ['iam:ListInstanceProfiles'],
+        resources: [
+          stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' }),
+        ],
+      }),
+    )
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'WriteOwnLockPolicy',
+        actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+        resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
+      }),
+    )
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'NeverChangeOwnRole',
+        effect: Effect.DENY,
+        actions: ['iam:Put*', 'iam:Delete*', 'iam:Attach*', 'iam:Detach*', 'iam:Update*'],
+        resources: [role.roleArn],
+      }),
+    )
+    auditBus.grantPutEventsTo(role)
+    this.logGroup.grantWrite(role)
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways and DescribeNetworkInterfaces ' +
+          'support no resource-level permissions.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/*]',
+        reason: 'The controller must list every instance profile to know which roles instances use.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]',
+        reason:
+          'Any instance-profile role can be opted in; the controller writes only its policy named ' +
+          'credential-lock-<region>, and an explicit Deny stops it from changing its own role.',
+      },
+    )
+    return role
+  }
+
+  private addController(settings: LockSettings, role: Role): NodejsFunction {
+    const controller = handlerFunction(this, 'Controller', {
+      entry: 'handlers/reconcile.ts',
+      description: 'credential-lock controller: reconciles the deny policy of every opted-in instance role',
+      role,
+      logGroup: this.logGroup,
+      timeout: CONTROLLER_TIMEOUT,
+      environment: {
+        LOCK_TAG_KEY: settings.lockTagKey,
+        LOCK_TAG_VALUE: settings.lockTagValue,
+        DRY_RUN: String(settings.dryRun),
+        TOMBSTONE_RETENTION_HOURS: String(settings.tombstoneRetention.toHours()),
+        AUDIT_EVENT_BUS: settings.auditEventBusName,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+    })
+    // No batching window: SQS FIFO event sources do not support one; the batch of 10 coalesces instead.
+    controller.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: BATCH_SIZE, reportBatchItemFailures: true }),
+    )
+    return controller
+  }
+
+  private addAuditQueries(): void {
+    const queries: Record<string, { name: string; query: QueryString }> = {
+      RoleQuery: {
+        name: 'credential-lock/what did the controller do to a role (edit ROLE_NAME)',
+        query: new QueryString({
+          fields: ['@timestamp', 'action', 'form', 'policyChars', 'dryRun', 'reason', '@message'],
+          filterStatements: ["message = 'lock decision'", "roleName = 'ROLE_NAME'"],
+          sort: '@timestamp desc',
+          limit: 100,
+        }),
+      },
+      InstanceQuery: {
+        name: 'credential-lock/why is an instance locked (edit INSTANCE_ID)',
+        query: new QueryString({
+          fields: ['@timestamp', 'roleName', 'action', 'form', 'dryRun', 'reason', '@message'],
+          filterStatements: ["message = 'lock decision'", '@message like /"instanceId":"INSTANCE_ID"/'],
+          sort: '@timestamp desc',
+          limit: 100,
+        }),
+      },
+      FailureQuery: {
+        name: 'credential-lock/what failed',
+        query: new QueryString({
+          fields: ['@timestamp', 'level', 'message', 'roleName', 'error.name', 'error.message'],
+          filterStatements: ["level in ['ERROR', 'WARN']"],
+          sort: '@timestamp desc',
+          limit: 100,
+        }),
+      },
+      SkippedEventQuery: {
+        name: 'credential-lock/skipped events by reason',
+        query: new QueryString({
+          filterStatements: ["message = 'event skipped'"],
+          statsStatements: ['count(*) as events, latest(eventId) as lastEventId by reason, detailType'],
+        }),
+      },
+    }
+    for (const [id, { name, query }] of Object.entries(queries)) {
+      new QueryDefinition(this, id, {
+        queryDefinitionName: name,
+        queryString: query,
+        logGroups: [this.logGroup],
+      })
+    }
+  }
+
+  private addAlarmTopic(email: string): Topic {
+    // CloudWatch alarms can publish only to a topic whose key lets CloudWatch use it: the AWS managed key cannot.
+    const key = new Key(this, 'AlarmTopicKey', {
+      description: 'credential-lock: encrypts the alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    })
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*')
+    const topic = new Topic(this, 'AlarmTopic', {
+      displayName: 'credential-lock alarms',
+      masterKey: key,
+      enforceSSL: true,
+    })
+    topic.addSubscription(new EmailSubscription(email))
+    return topic
+  }
+
+  private addAlarms(deadLetterQueue: Queue, undeliveredEvents: Queue): Alarm[] {
+    const aboveZero = (id: string, description: string, metric: IMetric) =>
+      this.alarm(id, description, metric, 0, TreatMissingData.NOT_BREACHING)
+    const alarms = [
+      aboveZero(
+        'DeadLetterAlarm',
+        `Events the controller failed ${MAX_RECEIVES} times are in the dead-letter queue: read "what failed", then redrive.`,
+        deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      ),
+      aboveZero(
+        'UndeliveredEventAlarm',
+        'EventBridge could not deliver events to the queue for 24 hours: they wait in the undelivered queue.',
+        undeliveredEvents.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      ),
+      aboveZero(
+        'ControllerErrorAlarm',
+        'The controller failed a whole invocation (crash or timeout): read "what failed".',
+        this.controller.metricErrors({ period: Duration.minutes(5) }),
+      ),
+      aboveZero(
+        'LockFailureAlarm',
+        'The controller could not reconcile a role or record (metric Failures): read "what failed".',
+        new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'Failures',
+          dimensionsMap: { service: SERVICE_NAME },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+      ),
+      this.alarm(
+        'QueueAgeAlarm',
+        'Events have waited more than 15 minutes: the controller is stuck or failing, so locks are stale.',
+        this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
+        QUEUE_AGE_ALARM.toSeconds(),
+        TreatMissingData.NOT_BREACHING,
+      ),
+    ]
+    if (this.alarmTopic) {
+      const action = new SnsAction(this.alarmTopic)
+      for (const alarm of alarms) {
+        alarm.addAlarmAction(action)
+        alarm.addOkAction(action)
+      }
+    }
+    return alarms
+  }
+
+  private alarm(
+    id: string,
+    description: string,
+    metric: IMetric,
+    threshold: number,
+    treatMissingData: TreatMissingData,
+  ): Alarm {
+    return new Alarm(this, id, {
+      alarmDescription: `credential-lock: ${description}`,
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData,
+    })
+  }
+
+  private addTrail(): void {
+    const bucket = new Bucket(this, 'TrailBucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    })
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'The trail bucket is written only by CloudTrail; an access-log bucket would double the footprint.',
+    })
+    new Trail(this, 'Trail', {
+      bucket,
+      isMultiRegionTrail: false,
+      includeGlobalServiceEvents: false,
+      // The calls the rules listen to are all writes.
+      managementEvents: ReadWriteType.WRITE_ONLY,
+      enableFileValidation: true,
+    })
+  }
+}
+
+function validatedSettings(props: CredentialLockProps): LockSettings {
+  const settings: LockSettings = {
+    lockTagKey: props.lockTagKey ?? 'credential-lock',
+    lockTagValue: props.lockTagValue ?? 'enabled',
+    resyncPeriod: props.resyncPeriod ?? Duration.hours(1),
+    tombstoneRetention: props.tombstoneRetention ?? Duration.hours(12),
+    dryRun: props.dryRun ?? false,
+    alarmEmail: props.alarmEmail,
+    logRetention: props.logRetention ?? RetentionDays.ONE_YEAR,
+    createTrail: props.createTrail ?? false,
+    auditEventBusName: props.auditEventBusName ?? 'default',
+  }
+  checkTag('lockTagKey', settings.lockTagKey, 128)
+  if (settings.lockTagKey.toLowerCase().startsWith('aws:')) {
+    throw new Error(`lockTagKey "${settings.lockTagKey}" must not start with "aws:", which AWS reserves.`)
+  }
+  checkTag('lockTagValue', settings.lockTagValue, 256)
+  const resyncMs = settings.resyncPeriod.toMilliseconds()
+  if (resyncMs % 60_000 !== 0 || resyncMs < 5 * 60_000 || resyncMs > 24 * 3_600_000) {
+    throw new Error(
+      `resyncPeriod must be a whole number of minutes between 5 minutes and 24 hours, not ${settings.resyncPeriod.toHumanString()}.`,
+    )
+  }
+  const retentionMs = settings.tombstoneRetention.toMilliseconds()
+  if (retentionMs % 3_600_000 !== 0 || retentionMs < 3_600_000 || retentionMs > 48 * 3_600_000) {
+    throw new Error(
+      `tombstoneRetention must be a whole number of hours between 1 and 48, not ${settings.tombstoneRetention.toHumanString()}.`,
+    )
+  }
+  if (settings.alarmEmail !== undefined && !EMAIL.test(settings.alarmEmail)) {
+    throw new Error(`alarmEmail "${settings.alarmEmail}" is not an email address.`)
+  }
+  if (!Object.values(RetentionDays).includes(settings.logRetention)) {
+    throw new Error(`logRetention ${settings.logRetention} is not a number of days CloudWatch Logs accepts.`)
+  }
+  if (!EVENT_BUS_NAME.test(settings.auditEventBusName)) {
+    throw new Error(`auditEventBusName "${settings.auditEventBusName}" is not a valid event bus name.`)
+  }
+  return settings
+}
+
+function checkTag(prop: string, value: string, maxLength: number): void {
+  if (
+    value.length === 0 ||
+    value.length > maxLength ||
+    value.trim() !== value ||
+    !TAG_CHARACTERS.test(value)
+  ) {
+    throw new Error(
+      `${prop} "${value}" must be 1 to ${maxLength} letters, digits, spaces or _ . : / = + - @, without leading or trailing spaces.`,
+    )
+  }
+}

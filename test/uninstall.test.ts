@@ -1,0 +1,121 @@
+import {
+  DeleteRolePolicyCommand,
+  IAMClient,
+  ListInstanceProfilesCommand,
+  NoSuchEntityException,
+} from '@aws-sdk/client-iam'
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { uninstall } from '../handlers/uninstall.js'
+
+const iamMock = mockClient(IAMClient)
+const REGION = 'eu-west-3'
+
+function customResourceEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
+  const common = {
+    ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider',
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+    StackId: 'arn:aws:cloudformation:eu-west-3:123456789012:stack/CredentialLock/1',
+    RequestId: 'request-1',
+    LogicalResourceId: 'Uninstall',
+    ResourceType: 'Custom::CredentialLockUninstall',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider' },
+  }
+  if (requestType === 'Create') return { ...common, RequestType: 'Create' }
+  const existing = { ...common, PhysicalResourceId: 'credential-lock-eu-west-3' }
+  if (requestType === 'Update')
+    return { ...existing, RequestType: 'Update', OldResourceProperties: common.ResourceProperties }
+  return { ...existing, RequestType: 'Delete' }
+}
+
+function profile(name: string, roleName: string) {
+  const arn = `arn:aws:iam::123456789012:instance-profile/${name}`
+  return {
+    InstanceProfileName: name,
+    InstanceProfileId: `AIPA${name.toUpperCase()}`,
+    Arn: arn,
+    Path: '/',
+    CreateDate: new Date(),
+    Roles: [{ RoleName: roleName, RoleId: 'AROA1', Arn: 'arn', Path: '/', CreateDate: new Date() }],
+  }
+}
+
+describe('uninstall custom resource', () => {
+  beforeEach(() => {
+    iamMock.reset()
+  })
+
+  it('deletes only credential-lock-<region> from every instance-profile role, once per role', async () => {
+    // Prepare: two pages of profiles, two of them sharing a role
+    iamMock
+      .on(ListInstanceProfilesCommand)
+      .resolvesOnce({
+        InstanceProfiles: [profile('web', 'web-role'), profile('web-2', 'web-role')],
+        IsTruncated: true,
+        Marker: 'm',
+      })
+      .resolvesOnce({ InstanceProfiles: [profile('batch', 'batch-role')], IsTruncated: false })
+    iamMock.on(DeleteRolePolicyCommand).resolves({})
+
+    // Act
+    const response = await uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+
+    // Assess
+    const deletions = iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input)
+    expect(deletions).toEqual([
+      { RoleName: 'web-role', PolicyName: 'credential-lock-eu-west-3' },
+      { RoleName: 'batch-role', PolicyName: 'credential-lock-eu-west-3' },
+    ])
+    expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+  })
+
+  it('tolerates roles that carry no lock (NoSuchEntity)', async () => {
+    // Prepare
+    iamMock
+      .on(ListInstanceProfilesCommand)
+      .resolves({ InstanceProfiles: [profile('a', 'a-role'), profile('b', 'b-role')] })
+    iamMock
+      .on(DeleteRolePolicyCommand, { RoleName: 'a-role' })
+      .rejects(new NoSuchEntityException({ message: 'The role policy cannot be found.', $metadata: {} }))
+      .on(DeleteRolePolicyCommand, { RoleName: 'b-role' })
+      .resolves({})
+
+    // Act
+    const uninstalling = uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+
+    // Assess
+    await expect(uninstalling).resolves.toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+    expect(iamMock.commandCalls(DeleteRolePolicyCommand)).toHaveLength(2)
+  })
+
+  it('fails the deletion on any other error, so CloudFormation reports it instead of leaving locks', async () => {
+    // Prepare
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('a', 'a-role')] })
+    iamMock
+      .on(DeleteRolePolicyCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
+
+    // Act
+    const uninstalling = uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+
+    // Assess
+    await expect(uninstalling).rejects.toThrow('Rate exceeded')
+  })
+
+  it.each(['Create', 'Update'] as const)('does nothing on %s', async (requestType) => {
+    // Prepare
+    iamMock.onAnyCommand().rejects(new Error('no IAM call expected'))
+
+    // Act
+    const response = await uninstall(
+      customResourceEvent(requestType),
+      new IAMClient({ region: REGION }),
+      REGION,
+    )
+
+    // Assess
+    expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+    expect(iamMock.calls()).toHaveLength(0)
+  })
+})
