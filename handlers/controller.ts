@@ -22,7 +22,7 @@ import {
   type ObservedInstance,
   withEgress,
 } from './ec2-truth.js'
-import { MalformedEventError } from './errors.js'
+import { isPermanent, MalformedEventError } from './errors.js'
 import { type Ignored, readEvent, type Trigger } from './events.js'
 import {
   instanceProfileRoles,
@@ -50,8 +50,15 @@ export interface DeliveredEvent {
 
 export type LockAction = 'put' | 'remove' | 'unchanged'
 
+export interface BatchOutcome {
+  /** Records to hand back to SQS: a retry may succeed (throttling, a service error). */
+  readonly retry: readonly string[]
+  /** Records no retry can help, with the reason: they belong in the dead-letter queue now. */
+  readonly permanent: ReadonlyMap<string, Error>
+}
+
 /**
- * Reconciles every role a batch of events touches, and returns the record IDs that must be retried. The
+ * Reconciles every role a batch of events touches, and says which records failed and how. The
  * story: parse the events, read the truth from EC2 and IAM, decide each role's lock (pure, in policy/),
  * apply it only where it differs, log the decision.
  */
@@ -59,10 +66,17 @@ export async function reconcileBatch(
   deps: ControllerDeps,
   delivered: readonly DeliveredEvent[],
   scope: Omit<LockScope, 'region'>,
-): Promise<string[]> {
+): Promise<BatchOutcome> {
   const triggers = parseAll(deps, delivered)
-  if (triggers.length === 0) return []
-  const failed = new Set<string>()
+  const retry = new Set<string>()
+  const permanent = new Map<string, Error>()
+  const fail = (recordIds: readonly string[], error: unknown) => {
+    for (const recordId of recordIds) {
+      if (isPermanent(error)) permanent.set(recordId, error as Error)
+      else retry.add(recordId)
+    }
+  }
+  if (triggers.length === 0) return { retry: [], permanent }
   let truth: Truth
   try {
     truth = await readTruth(
@@ -72,7 +86,11 @@ export async function reconcileBatch(
   } catch (error) {
     deps.logger.error('record failed', { error: error as Error, recordIds: triggers.map((t) => t.recordId) })
     deps.metrics.addMetric('Failures', MetricUnit.Count, triggers.length)
-    return triggers.map(({ recordId }) => recordId)
+    fail(
+      triggers.map(({ recordId }) => recordId),
+      error,
+    )
+    return { retry: [...retry], permanent }
   }
   const settings = {
     ...scope,
@@ -92,10 +110,17 @@ export async function reconcileBatch(
     } catch (error) {
       deps.logger.error('role reconcile failed', { roleName, error: error as Error })
       deps.metrics.addMetric('Failures', MetricUnit.Count, 1)
-      for (const { recordId } of touching) failed.add(recordId)
+      fail(
+        touching.map(({ recordId }) => recordId),
+        error,
+      )
     }
   }
-  return [...failed]
+  // A record that also failed on a role a retry may fix is retried; its permanent failure then recurs.
+  return {
+    retry: [...retry],
+    permanent: new Map([...permanent].filter(([recordId]) => !retry.has(recordId))),
+  }
 }
 
 interface ParsedTrigger {

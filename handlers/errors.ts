@@ -25,6 +25,17 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
+/**
+ * Errors that retrying the same event cannot cure: a missing permission, a lock too large for the role,
+ * facts EC2 should never produce. They go straight to the dead-letter queue instead of blocking the FIFO
+ * group for every later event while SQS redelivers them.
+ */
+export function isPermanent(error: unknown): boolean {
+  return error instanceof Error && PERMANENT.has(error.name)
+}
+
+const PERMANENT = new Set(['MissingPermissionError', 'LockTooLargeError', 'InvalidFactsError', 'ConfigError'])
+
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation'])
 
 /** Runs one AWS call, turning a permission refusal into an error that names the missing permission. */

@@ -1,19 +1,29 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda'
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { type ControllerDeps, type DeliveredEvent, reconcileBatch } from './controller.js'
 import { ConfigError } from './errors.js'
 
 export type ControllerEvent = SQSEvent | Readonly<Record<string, unknown>>
 
-/** Every record of a batch failed or was retried: thrown on direct invocation so Lambda retries it. */
+export interface LambdaDeps extends ControllerDeps {
+  readonly sqs: SQSClient
+  /** Where records that no retry can help go at once; without it they are retried like any failure. */
+  readonly deadLetterQueueUrl: string | undefined
+}
+
+/** A directly invoked event could not be reconciled: thrown so Lambda's own retries and DLQ take over. */
 export class ReconcileFailedError extends Error {
   override readonly name = 'ReconcileFailedError'
 }
 
+/** The message group of the FIFO dead-letter queue, the same as the event queue's. */
+const MESSAGE_GROUP_ID = 'credential-lock'
+
 /**
  * The Lambda entry: accepts an SQS batch of EventBridge events (answering with the records to retry) or one
- * EventBridge event delivered directly (throwing so Lambda's own retries and DLQ take over).
+ * EventBridge event delivered directly.
  */
-export function createHandler(deps: ControllerDeps) {
+export function createHandler(deps: LambdaDeps) {
   return async (event: ControllerEvent, context: Pick<Context, 'invokedFunctionArn'>) => {
     const scope = scopeOf(context.invokedFunctionArn)
     try {
@@ -22,14 +32,19 @@ export function createHandler(deps: ControllerDeps) {
           recordId: record.messageId,
           body: parseBody(record.body),
         }))
-        const failed = await reconcileBatch(deps, delivered, scope)
+        const outcome = await reconcileBatch(deps, delivered, scope)
+        const retry = [...outcome.retry]
+        for (const [recordId, error] of outcome.permanent) {
+          const record = event.Records.find((candidate) => candidate.messageId === recordId)
+          if (!record || !(await parkInDeadLetterQueue(deps, record, error))) retry.push(recordId)
+        }
         return {
-          batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })),
+          batchItemFailures: retry.map((itemIdentifier) => ({ itemIdentifier })),
         } satisfies SQSBatchResponse
       }
       const delivered: DeliveredEvent = { recordId: String(event.id ?? 'direct'), body: event }
-      const failed = await reconcileBatch(deps, [delivered], scope)
-      if (failed.length > 0) {
+      const outcome = await reconcileBatch(deps, [delivered], scope)
+      if (outcome.retry.length > 0 || outcome.permanent.size > 0) {
         throw new ReconcileFailedError(
           `Event ${delivered.recordId} could not be reconciled: see the errors logged.`,
         )
@@ -38,6 +53,33 @@ export function createHandler(deps: ControllerDeps) {
     } finally {
       deps.metrics.publishStoredMetrics()
     }
+  }
+}
+
+/**
+ * Moves a record no retry can help to the dead-letter queue now, with the reason, so it does not hold up
+ * every later event of the FIFO group through all its redeliveries. Returns false when that failed, so the
+ * record is retried instead and never lost.
+ */
+async function parkInDeadLetterQueue(deps: LambdaDeps, record: SQSRecord, error: Error): Promise<boolean> {
+  if (deps.deadLetterQueueUrl === undefined) return false
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.deadLetterQueueUrl,
+        MessageBody: record.body,
+        MessageGroupId: MESSAGE_GROUP_ID,
+        MessageDeduplicationId: record.messageId,
+        MessageAttributes: {
+          error: { DataType: 'String', StringValue: `${error.name}: ${error.message}`.slice(0, 1_000) },
+        },
+      }),
+    )
+    deps.logger.warn('record parked in dead-letter queue', { recordId: record.messageId, error })
+    return true
+  } catch (sendError) {
+    deps.logger.error('record failed', { recordId: record.messageId, error: sendError as Error })
+    return false
   }
 }
 

@@ -74,10 +74,15 @@ export interface CredentialLockProps {
 export const MESSAGE_GROUP_ID = 'credential-lock'
 /** The SQS FIFO maximum; events that arrive together are coalesced into one reconcile. */
 const BATCH_SIZE = 10
-const CONTROLLER_TIMEOUT = Duration.minutes(2)
-/** AWS's advice for an SQS event source: at least six times the function timeout. */
-const VISIBILITY_TIMEOUT = Duration.seconds(CONTROLLER_TIMEOUT.toSeconds() * 6)
-const MAX_RECEIVES = 5
+const CONTROLLER_TIMEOUT = Duration.seconds(90)
+/**
+ * A failed record comes back only when its visibility timeout ends, and with one FIFO group it holds up every
+ * later event until then: three times the function timeout (Lambda needs at least one), three receives, so a
+ * record that keeps failing reaches the dead-letter queue within about 15 minutes. Failures no retry can cure
+ * are moved there at once by the controller itself.
+ */
+const VISIBILITY_TIMEOUT = Duration.seconds(CONTROLLER_TIMEOUT.toSeconds() * 3)
+const MAX_RECEIVES = 3
 const QUEUE_AGE_ALARM = Duration.minutes(15)
 const METRICS_NAMESPACE = 'CredentialLock'
 const SERVICE_NAME = 'credential-lock'
@@ -162,7 +167,7 @@ export class CredentialLock extends Construct {
 
     this.logGroup = new LogGroup(this, 'LogGroup', { retention: settings.logRetention })
     const controllerRole = this.addControllerRole(settings)
-    this.controller = this.addController(settings, controllerRole)
+    this.controller = this.addController(settings, controllerRole, deadLetterQueue)
     this.addAuditQueries()
 
     // Deleted before the uninstall runs, so nothing can write a lock after it removed them all.
@@ -284,7 +289,7 @@ export class CredentialLock extends Construct {
     return role
   }
 
-  private addController(settings: LockSettings, role: Role): NodejsFunction {
+  private addController(settings: LockSettings, role: Role, deadLetterQueue: Queue): NodejsFunction {
     const controller = handlerFunction(this, 'Controller', {
       entry: 'handlers/reconcile.ts',
       description: 'credential-lock controller: reconciles the deny policy of every opted-in instance role',
@@ -297,11 +302,13 @@ export class CredentialLock extends Construct {
         DRY_RUN: String(settings.dryRun),
         TOMBSTONE_RETENTION_HOURS: String(settings.tombstoneRetention.toHours()),
         AUDIT_EVENT_BUS: settings.auditEventBusName,
+        DEAD_LETTER_QUEUE_URL: deadLetterQueue.queueUrl,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     })
+    deadLetterQueue.grantSendMessages(controller)
     // No batching window: SQS FIFO event sources do not support one; the batch of 10 coalesces instead.
     controller.addEventSource(
       new SqsEventSource(this.queue, { batchSize: BATCH_SIZE, reportBatchItemFailures: true }),

@@ -17,6 +17,7 @@ import {
   NoSuchEntityException,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ControllerConfig } from '../handlers/config.js'
@@ -27,6 +28,8 @@ import { sqsBatch, stateChange } from './support/events.js'
 const ec2 = mockClient(EC2Client)
 const iam = mockClient(IAMClient)
 const events = mockClient(EventBridgeClient)
+const sqs = mockClient(SQSClient)
+const DEAD_LETTER_QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/credential-lock-dlq.fifo'
 const CONTEXT = { invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:credential-lock' }
 const QUEUE = {
   queueArn: 'arn:aws:sqs:us-east-1:123456789012:credential-lock.fifo',
@@ -67,7 +70,10 @@ function recorder() {
   return { lines, logger, metrics }
 }
 
-function controller(overrides: Partial<ControllerConfig> = {}) {
+function controller(
+  overrides: Partial<ControllerConfig> = {},
+  deadLetterQueueUrl: string | undefined = DEAD_LETTER_QUEUE,
+) {
   const { lines, logger, metrics } = recorder()
   const config: ControllerConfig = {
     region: 'us-east-1',
@@ -81,6 +87,8 @@ function controller(overrides: Partial<ControllerConfig> = {}) {
     ec2: new EC2Client({ region: 'us-east-1' }),
     iam: new IAMClient({ region: 'us-east-1' }),
     events: new EventBridgeClient({ region: 'us-east-1' }),
+    sqs: new SQSClient({ region: 'us-east-1' }),
+    deadLetterQueueUrl,
     logger,
     metrics: metrics as unknown as Metrics,
     config,
@@ -92,7 +100,7 @@ function controller(overrides: Partial<ControllerConfig> = {}) {
 const noSuchEntity = () => new NoSuchEntityException({ message: 'not found', $metadata: {} })
 
 beforeEach(() => {
-  for (const mock of [ec2, iam, events]) mock.reset()
+  for (const mock of [ec2, iam, events, sqs]) mock.reset()
   iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web'), profile('batch')] })
   iam.on(GetRolePolicyCommand).rejects(noSuchEntity())
   ec2.on(DescribeInstancesCommand).resolves({
@@ -146,21 +154,45 @@ describe('controller decisions (SDK mocked)', () => {
     )
   })
 
-  it('names the missing permission when IAM refuses the write', async () => {
-    // Prepare
+  it('names the missing permission and parks the record in the dead-letter queue at once', async () => {
+    // Prepare: no retry can cure a missing permission, and retrying would hold up the FIFO group.
     const { handler, lines } = controller()
     const denied = Object.assign(new Error('not authorized'), { name: 'AccessDenied' })
     iam.on(PutRolePolicyCommand).rejects(denied)
+    const batch = sqsBatch([stateChange(LUKE, 'running')], QUEUE)
 
     // Act
-    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+    const response = await handler(batch, CONTEXT)
 
     // Assess
-    expect(response?.batchItemFailures).toHaveLength(1)
+    expect(response).toEqual({ batchItemFailures: [] })
     const failure = lines.find((line) => line.message === 'role reconcile failed')
     expect(String((failure?.fields.error as Error | undefined)?.message)).toMatch(
       /not allowed to call iam:PutRolePolicy on role web/,
     )
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input).toMatchObject({
+      QueueUrl: DEAD_LETTER_QUEUE,
+      MessageBody: batch.Records[0]?.body,
+      MessageGroupId: 'credential-lock',
+      MessageAttributes: { error: { StringValue: expect.stringMatching(/^MissingPermissionError: /) } },
+    })
+  })
+
+  it.each([
+    ['no dead-letter queue is configured', undefined],
+    ['the dead-letter queue refuses it', DEAD_LETTER_QUEUE],
+  ])('retries a permanently failing record when %s, so it is never lost', async (_, deadLetterQueueUrl) => {
+    // Prepare
+    const { handler } = controller({}, deadLetterQueueUrl)
+    iam.on(PutRolePolicyCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }))
+    sqs.on(SendMessageCommand).rejects(new Error('queue deleted'))
+    const batch = sqsBatch([stateChange(LUKE, 'running')], QUEUE)
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[0]?.messageId }] })
   })
 
   it('falls back to reading the other inline policies only when IAM refuses the size', async () => {
@@ -182,9 +214,12 @@ describe('controller decisions (SDK mocked)', () => {
     // Act
     const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
 
-    // Assess: the second write happened; with only ~400 characters left, even the lock is refused as too large.
+    // Assess: with only ~400 characters left even the lock is too large; no retry can change that.
     expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
-    expect(response?.batchItemFailures).toHaveLength(1)
+    expect(response?.batchItemFailures).toHaveLength(0)
+    expect(
+      sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes?.error?.StringValue,
+    ).toMatch(/^LockTooLargeError: The credential-lock policy for role web needs \d+ characters/)
   })
 
   it('writes nothing in dry-run mode, but logs the decision it would take', async () => {

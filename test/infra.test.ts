@@ -42,7 +42,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     template = Template.fromStack(built.lock)
   })
 
-  it('queues every event in one encrypted FIFO queue that redrives to a FIFO dead-letter queue after 5 receives', () => {
+  it('queues every event in one encrypted FIFO queue that redrives to a FIFO dead-letter queue after 3 receives', () => {
     // Prepare
     const deadLetterQueue = logicalIdOf(template, 'AWS::SQS::Queue', 'CredentialLockDeadLetterQueue')
 
@@ -51,8 +51,8 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
       FifoQueue: true,
       ContentBasedDeduplication: true,
       SqsManagedSseEnabled: true,
-      VisibilityTimeout: 720,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] }, maxReceiveCount: 5 },
+      VisibilityTimeout: 270,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] }, maxReceiveCount: 3 },
     })
     template.hasResource('AWS::SQS::Queue', {
       Properties: { FifoQueue: true, SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 },
@@ -178,13 +178,14 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
   it('runs the controller on the latest Node runtime, arm64, with its settings and its own log group', () => {
     // Prepare
     const logGroup = logicalIdOf(template, 'AWS::Logs::LogGroup', 'CredentialLockLogGroup')
+    const deadLetterQueue = logicalIdOf(template, 'AWS::SQS::Queue', 'CredentialLockDeadLetterQueue')
 
     // Act / Assess
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
-      Timeout: 120,
+      Timeout: 90,
       MemorySize: 256,
       LoggingConfig: { LogGroup: { Ref: logGroup } },
       Environment: {
@@ -194,6 +195,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
           DRY_RUN: 'false',
           TOMBSTONE_RETENTION_HOURS: '12',
           AUDIT_EVENT_BUS: 'default',
+          DEAD_LETTER_QUEUE_URL: { Ref: deadLetterQueue },
           POWERTOOLS_SERVICE_NAME: 'credential-lock',
           POWERTOOLS_METRICS_NAMESPACE: 'CredentialLock',
           POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -345,6 +347,13 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         Resource: {
           'Fn::GetAtt': [logicalIdOf(template, 'AWS::Logs::LogGroup', 'CredentialLockLogGroup'), 'Arn'],
+        },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        Resource: {
+          'Fn::GetAtt': [logicalIdOf(template, 'AWS::SQS::Queue', 'CredentialLockDeadLetterQueue'), 'Arn'],
         },
       },
       {

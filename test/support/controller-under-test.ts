@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
+import { SQSClient } from '@aws-sdk/client-sqs'
 import type { ControllerConfig } from '../../handlers/config.js'
 import { createHandler } from '../../handlers/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
@@ -50,6 +51,8 @@ export function controllerUnderTest(
   let offsetMs = 0
   const handler = createHandler({
     ...controllerClients,
+    sqs: new SQSClient(clientConfig),
+    deadLetterQueueUrl: undefined,
     logger: new Logger({ serviceName: 'credential-lock', logLevel: options.logLevel ?? 'SILENT' }),
     metrics: new Metrics({
       namespace: 'CredentialLock',
