@@ -96,10 +96,16 @@ export interface ChapterResult {
   /** The role's own inline policy is byte-for-byte what the story wrote: the controller never touched it. */
   readonly foreignPolicyUntouched: boolean
   readonly lockChars: number
+  /** The controller's lock on the role after the chapter, as IAM holds it; undefined when there is none. */
+  readonly lockDocument: string | undefined
+  /** Whether the delivery changed the lock: where it did not, a correct controller wrote nothing. */
+  readonly lockChanged: boolean
 }
 
 export interface Chapter {
   readonly title: string
+  /** Why the chapter matters, in one line, for someone watching the demo. */
+  readonly explanation: string
   /** What kind of event the controller receives, for the call-budget table. */
   readonly eventKind: string
   /** Changes the world, returns what AWS would deliver (or nothing, for drift no event reports). */
@@ -205,6 +211,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
   return [
     {
       title: 'Luke, Matt and Danny launch on the same role',
+      explanation:
+        'Three running events in one SQS batch: one lock pins Luke and Danny where they are; Matt is not in.',
       eventKind: 'state change (3 in one SQS batch)',
       act: async () =>
         batch(
@@ -216,6 +224,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Luke gets an Elastic IP',
+      explanation:
+        "Luke's public address changes: the lock follows him to the Elastic IP, his old one is refused.",
       eventKind: 'AssociateAddress by instance',
       act: async () => {
         memory.lukeOldIp = (await read(world.luke)).publicIp ?? ''
@@ -241,6 +251,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: "Luke's Elastic IP is disassociated",
+      explanation:
+        "The event names no instance: the controller re-reads every locked one and pins Luke's new IP.",
       eventKind: 'DisassociateAddress',
       act: async () => {
         await disassociateEip(ec2, memory.elasticIp.associationId)
@@ -259,6 +271,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: "An Elastic IP is associated with Luke's network interface",
+      explanation:
+        'The event names only a network interface: the controller resolves it to Luke, follows his new IP.',
       eventKind: 'AssociateAddress by network interface',
       act: async () => {
         const eni = (await read(world.luke)).networkInterfaceId ?? ''
@@ -275,6 +289,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Luke stops: his old credentials are tombstoned',
+      explanation:
+        'A stopped instance has no address, yet its credentials stay valid for hours: refused everywhere.',
       eventKind: 'state change',
       act: async () => {
         memory.lukeOldIp = (await read(world.luke)).publicIp ?? ''
@@ -311,6 +327,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Luke starts again with a new IP',
+      explanation:
+        "The tombstone gives way to a lock on Luke's new address; his address before the stop stays refused.",
       eventKind: 'state change',
       act: async () => {
         await startInstance(ec2, world.luke.instanceId)
@@ -329,6 +347,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: "A late, duplicate 'stopped' event arrives for the running Luke",
+      explanation:
+        'Events arrive at least once, out of order: the controller trusts EC2, not them, and writes nothing.',
       eventKind: 'duplicate/out-of-order state change',
       act: async () =>
         batch(stateChange(world.luke.instanceId, 'stopped'), stateChange(world.luke.instanceId, 'stopped')),
@@ -336,6 +356,7 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Luke opts out: his credentials work from anywhere again',
+      explanation: 'Removing the opt-in tag takes Luke out of the lock; Danny stays locked.',
       eventKind: 'tag change',
       act: async () => {
         await setOptIn(ec2, world.luke.instanceId, false)
@@ -354,6 +375,7 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Luke opts back in',
+      explanation: 'Adding the tag back locks Luke again, at the address he has now.',
       eventKind: 'tag change',
       act: async () => {
         await setOptIn(ec2, world.luke.instanceId, true)
@@ -367,6 +389,7 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'An operator deletes the lock by hand (no event reports it)',
+      explanation: 'No event reports a deleted policy: until the next resync, stolen credentials work again.',
       eventKind: 'none (drift)',
       act: async () => {
         await deps.iam.send(
@@ -389,12 +412,15 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'The scheduled resync restores it',
+      explanation: 'The periodic resync re-reads EC2 and IAM and writes the missing lock back.',
       eventKind: 'scheduled resync',
       act: async () => ({ direct: scheduled() }),
       checks: lockedTable,
     },
     {
       title: 'A malformed event and a ghost instance change nothing',
+      explanation:
+        'A broken event is skipped and an unknown instance ignored: no write, no record sent back to retry.',
       eventKind: 'malformed + ghost instance',
       act: async () =>
         batch(
@@ -410,6 +436,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: 'Danny is terminated: his credentials stay refused everywhere',
+      explanation:
+        "A terminated instance's credentials outlive it: its tombstone refuses them anywhere, NAT included.",
       eventKind: 'state change (terminated)',
       act: async () => {
         await terminateInstance(ec2, world.danny.instanceId)
@@ -441,6 +469,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     },
     {
       title: "13 hours later, the resync drops Danny's expired tombstone",
+      explanation:
+        'Instance credentials expire within hours: past the retention the tombstone goes, the lock shrinks.',
       eventKind: 'scheduled resync',
       act: async () => {
         deps.advanceClock(13 * 3_600_000)
@@ -467,6 +497,7 @@ export async function runChapter(
   foreignPolicy: string,
 ): Promise<ChapterResult> {
   const delivery = await chapter.act()
+  const lockBefore = lockOf(await rolePolicies(deps.iam, deps.world.role.roleName), deps.world.region)
   deps.calls.reset()
   const context = {
     invokedFunctionArn: `arn:aws:lambda:${deps.world.region}:${deps.world.accountId}:function:credential-lock`,
@@ -489,7 +520,7 @@ export async function runChapter(
   for (const check of await chapter.checks())
     results.push({ ...check, actual: await verdict(policies, check.request) })
   const foreign = policies.find((policy) => policy.name === DEFENDERS_APP_POLICY)
-  const lock = policies.find((policy) => policy.name === lockPolicyName(deps.world.region))
+  const lock = lockOf(policies, deps.world.region)
   return {
     title: chapter.title,
     eventKind: chapter.eventKind,
@@ -497,8 +528,15 @@ export async function runChapter(
     calls,
     results,
     foreignPolicyUntouched: foreign?.document === foreignPolicy,
-    lockChars: typeof lock?.document === 'string' ? lock.document.replace(/\s/g, '').length : 0,
+    lockChars: lock === undefined ? 0 : lock.replace(/\s/g, '').length,
+    lockDocument: lock,
+    lockChanged: lock !== lockBefore,
   }
+}
+
+function lockOf(policies: readonly RolePolicy[], region: string): string | undefined {
+  const lock = policies.find((policy) => policy.name === lockPolicyName(region))
+  return typeof lock?.document === 'string' ? lock.document : undefined
 }
 
 /** The role's real identity policies as IAM (here moto) holds them: inline and attached managed ones. */

@@ -1,0 +1,348 @@
+/**
+ * `npm run bench`: measures, in one run on this machine, what the controller costs, and prints it as markdown
+ * for README.md: AWS calls per event kind, IAM writes for a burst of launches, policy size per instance count,
+ * bundle size and cold init. It prints figures and a ✓/✗ against each goal; it never fails on them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
+import { INLINE_POLICY_BUDGET, lockPolicyName } from '../policy/lock.js'
+import { formatPolicySizes, measurePolicySizes } from './bench-policy.js'
+import { type LockShape, lockShape, summarizeCalls } from './support/controller-report.js'
+import { defendersSession, quietControllerOutput, withMoto } from './support/defenders-session.js'
+import { sqsBatch, stateChange } from './support/events.js'
+import {
+  bundleHandler,
+  type ColdStart,
+  type HandlerBundle,
+  measureColdStart,
+} from './support/handler-bundle.js'
+import { type ChapterResult, rolePolicies, runChapter, type StoryDeps } from './support/story.js'
+import { launchOnRole, setOptIn } from './support/world.js'
+
+const BURST_SIZE = 100
+/** The controller's SQS event source batch size in the stack (FIFO queue, so no batching window). */
+const SQS_BATCH_SIZE = 10
+const COLD_START_RUNS = 5
+const GOALS = { bundleBytes: 300 * 1024, coldStartMs: 150 } as const
+
+const mark = (ok: boolean) => (ok ? '✓' : '✗')
+const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
+const thousands = (value: number) => value.toLocaleString('en-US')
+
+// ---- 1. AWS API calls per event kind -------------------------------------------------------------------
+
+async function callsPerEventKind(endpoint: string): Promise<string> {
+  const { deps, chapters, foreignPolicy } = await defendersSession(endpoint, { logLevel: 'SILENT' })
+  const results: ChapterResult[] = []
+  for (const chapter of chapters) results.push(await runChapter(deps, chapter, foreignPolicy))
+  const operations = [...new Set(results.flatMap((result) => Object.keys(result.calls.byOperation)))].sort()
+  const summaries = results.map((result) => ({ result, calls: summarizeCalls(result.calls) }))
+  // The story has one role, so "one write per role per batch" is at most one write per chapter.
+  const withinBudget = ({ result, calls }: (typeof summaries)[number]) =>
+    calls.iamWrites <= (result.lockChanged ? 1 : 0)
+  return [
+    '## 1. AWS API calls per event kind',
+    '',
+    'The Defenders story (`npm run demo`) against moto: the calls the controller made with its own clients for',
+    "each chapter's delivery. Goals: 0 IAM writes when the lock does not change; at most 1 IAM write per role",
+    'per batch.',
+    '',
+    row([
+      '#',
+      'event kind',
+      'lock changed',
+      'EC2 reads',
+      'IAM reads',
+      'IAM writes',
+      'EventBridge',
+      'total',
+      'goal',
+    ]),
+    row(['---:', ':---', ':---', '---:', '---:', '---:', '---:', '---:', ':---:']),
+    ...summaries.map((summary, index) =>
+      row([
+        index + 1,
+        summary.result.eventKind,
+        summary.result.lockChanged ? 'yes' : 'no',
+        summary.calls.ec2Reads,
+        summary.calls.iamReads,
+        summary.calls.iamWrites,
+        summary.calls.eventBridgeCalls,
+        summary.calls.total,
+        mark(withinBudget(summary)),
+      ]),
+    ),
+    '',
+    'By operation:',
+    '',
+    row(['#', ...operations.map((operation) => `\`${operation}\``)]),
+    row(['---:', ...operations.map(() => '---:')]),
+    ...results.map((result, index) =>
+      row([index + 1, ...operations.map((operation) => result.calls.byOperation[operation] ?? 0)]),
+    ),
+  ].join('\n')
+}
+
+// ---- 2. IAM writes for a burst of launches -------------------------------------------------------------
+
+interface BurstResult {
+  readonly label: string
+  readonly invocations: number
+  readonly putRolePolicy: number
+  readonly maxIamWritesPerInvocation: number
+  readonly failedRecords: number
+  readonly lock: LockShape | undefined
+}
+
+/** A fresh moto account whose role has no opted-in instance yet: the Defenders world, Luke and Danny out. */
+async function emptyRole(endpoint: string): Promise<StoryDeps> {
+  const { deps } = await defendersSession(endpoint, { logLevel: 'SILENT' })
+  for (const instance of [deps.world.luke, deps.world.danny]) {
+    await setOptIn(deps.ec2, instance.instanceId, false)
+  }
+  return deps
+}
+
+/** Launches `count` opted-in instances on the world's role, one RunInstances each (moto quirk). */
+async function launch(deps: StoryDeps, count: number, offset: number): Promise<string[]> {
+  const instanceIds: string[] = []
+  for (let index = offset; index < offset + count; index += 1) {
+    const name = `burst-${index}`
+    const instance = await launchOnRole(deps.ec2, deps.world, { subnet: 'public', name, optedIn: true })
+    instanceIds.push(instance.instanceId)
+  }
+  return instanceIds
+}
+
+interface DeliveryTally {
+  invocations: number
+  maxIamWritesPerInvocation: number
+  failedRecords: number
+}
+
+/** Delivers a `running` event per instance through the real handler, `batchSize` SQS records per call. */
+async function deliverRunning(
+  deps: StoryDeps,
+  instanceIds: readonly string[],
+  batchSize: number,
+  tally: DeliveryTally,
+): Promise<void> {
+  const { region, accountId } = deps.world
+  const context = { invokedFunctionArn: `arn:aws:lambda:${region}:${accountId}:function:credential-lock` }
+  const queue = {
+    queueArn: `arn:aws:sqs:${region}:${accountId}:credential-lock.fifo`,
+    messageGroupId: 'credential-lock',
+  }
+  for (let start = 0; start < instanceIds.length; start += batchSize) {
+    const events = instanceIds.slice(start, start + batchSize).map((id) => stateChange(id, 'running'))
+    const writesBefore = summarizeCalls(deps.calls.snapshot()).iamWrites
+    const response = await deps.handler(sqsBatch(events, queue), context)
+    const writes = summarizeCalls(deps.calls.snapshot()).iamWrites - writesBefore
+    tally.invocations += 1
+    tally.maxIamWritesPerInvocation = Math.max(tally.maxIamWritesPerInvocation, writes)
+    tally.failedRecords += response?.batchItemFailures.length ?? 0
+  }
+}
+
+/** Counts what `deliveries` make the controller write, and the lock it leaves. */
+async function measureBurst(
+  deps: StoryDeps,
+  label: string,
+  deliveries: (tally: DeliveryTally) => Promise<void>,
+): Promise<BurstResult> {
+  deps.calls.reset()
+  const tally = { invocations: 0, maxIamWritesPerInvocation: 0, failedRecords: 0 }
+  await deliveries(tally)
+  const policies = await rolePolicies(deps.iam, deps.world.role.roleName)
+  const lock = policies.find((policy) => policy.name === lockPolicyName(deps.world.region))?.document
+  return {
+    label,
+    ...tally,
+    putRolePolicy: deps.calls.count('IAM:PutRolePolicy'),
+    lock: lockShape(typeof lock === 'string' ? lock : undefined),
+  }
+}
+
+/** The whole fleet launches first, then its events arrive: in SQS batches, then one per invocation. */
+async function burstAfterLaunches(endpoint: string): Promise<BurstResult[]> {
+  const deps = await emptyRole(endpoint)
+  const instanceIds = await launch(deps, BURST_SIZE, 0)
+  const batched = await measureBurst(
+    deps,
+    `all ${BURST_SIZE} launched, then SQS batches of ${SQS_BATCH_SIZE}`,
+    (tally) => deliverRunning(deps, instanceIds, SQS_BATCH_SIZE, tally),
+  )
+  // The lock is the controller's only memory: without it, the same fleet starts over.
+  const { roleName } = deps.world.role
+  await deps.iam.send(
+    new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: lockPolicyName(deps.world.region) }),
+  )
+  const single = await measureBurst(
+    deps,
+    `all ${BURST_SIZE} launched, then one event per invocation`,
+    (tally) => deliverRunning(deps, instanceIds, 1, tally),
+  )
+  return [batched, single]
+}
+
+/** Events arrive while the fleet is still launching: each batch right after its instances start. */
+async function burstDuringLaunches(endpoint: string, batchSize: number): Promise<BurstResult> {
+  const deps = await emptyRole(endpoint)
+  const how = batchSize === 1 ? 'each event delivered alone' : `each SQS batch of ${batchSize}`
+  return measureBurst(deps, `launched ${batchSize} at a time, ${how} right after`, async (tally) => {
+    for (let launched = 0; launched < BURST_SIZE; launched += batchSize) {
+      await deliverRunning(deps, await launch(deps, batchSize, launched), batchSize, tally)
+    }
+  })
+}
+
+async function burst(endpoint: string): Promise<string> {
+  const results = [
+    ...(await burstAfterLaunches(endpoint)),
+    await burstDuringLaunches(endpoint, SQS_BATCH_SIZE),
+    await burstDuringLaunches(endpoint, 1),
+  ]
+  return [
+    `## 2. IAM writes for a burst of ${BURST_SIZE} launches on one role`,
+    '',
+    `${BURST_SIZE} opted-in instances launched on one role in a fresh moto account, one \`running\` event each`,
+    'through the real handler. Goal: at most 1 IAM write per role per batch.',
+    '',
+    row(['delivery', 'invocations', 'PutRolePolicy', 'max IAM writes in one invocation', 'failed records']),
+    row([':---', '---:', '---:', '---:', '---:']),
+    ...results.map((result) =>
+      row([
+        result.label,
+        result.invocations,
+        result.putRolePolicy,
+        `${result.maxIamWritesPerInvocation} ${mark(result.maxIamWritesPerInvocation <= 1)}`,
+        result.failedRecords,
+      ]),
+    ),
+    '',
+    row(['delivery', 'final form', 'lock chars', 'locked']),
+    row([':---', ':---', '---:', '---:']),
+    ...results.map((result) =>
+      row([
+        result.label,
+        result.lock?.form ?? 'none',
+        thousands(result.lock?.chars ?? 0),
+        result.lock?.locked ?? 0,
+      ]),
+    ),
+    '',
+    'The controller reads the whole truth on every invocation: once the whole fleet is running, the first',
+    'invocation locks every instance and the others write nothing. Events that arrive while the fleet is',
+    'still launching cost at most one write per invocation, so batching divides them by the batch size.',
+  ].join('\n')
+}
+
+// ---- 3. Policy size ------------------------------------------------------------------------------------
+
+function policySizes(): string {
+  const report = measurePolicySizes()
+  const charsOf = ({ decision, preciseChars, compactChars }: (typeof report.rows)[number]) =>
+    decision === 'precise' ? preciseChars : decision === 'compact' ? compactChars : 0
+  const writesWithinBudget = report.rows.every((size) => charsOf(size) <= INLINE_POLICY_BUDGET)
+  const holdsBurst = report.largestFitting.compact >= BURST_SIZE
+  return [
+    '## 3. Policy size per locked-instance count',
+    '',
+    'Characters as IAM counts them (whitespace not counted), one public and one private IPv4 per instance.',
+    '',
+    row(['goal', 'met']),
+    row([':---', ':---:']),
+    row([
+      `decideLock never writes a lock over ${thousands(INLINE_POLICY_BUDGET)} chars`,
+      mark(writesWithinBudget),
+    ]),
+    row([`one role holds the ${BURST_SIZE}-instance burst`, mark(holdsBurst)]),
+    '',
+    formatPolicySizes(report),
+  ].join('\n')
+}
+
+// ---- 4 and 5. Bundle size and cold init ----------------------------------------------------------------
+
+async function bundleAndColdStart(): Promise<string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'credential-lock-bundle-'))
+  try {
+    return await measureBundle(await bundleHandler('handlers/reconcile.ts', outdir))
+  } finally {
+    rmSync(outdir, { recursive: true, force: true })
+  }
+}
+
+function measureBundle(bundle: HandlerBundle): string {
+  const runs = Array.from({ length: COLD_START_RUNS }, () => measureColdStart(bundle))
+  const medianOf = (measure: keyof ColdStart) => median(runs.map((run) => run[measure]))
+  const toEvaluated = medianOf('toEvaluatedMs')
+  return [
+    '## 4. Bundled handler size',
+    '',
+    "`handlers/reconcile.ts` bundled by esbuild with the stack's NodejsFunction options (node24, CommonJS,",
+    'minified, source map, `@aws-sdk/*` external).',
+    '',
+    row(['file', 'bytes', `goal < ${thousands(GOALS.bundleBytes)}`]),
+    row([':---', '---:', ':---:']),
+    row(['index.js', thousands(bundle.bytes), mark(bundle.bytes < GOALS.bundleBytes)]),
+    row(['index.js.map', thousands(bundle.sourceMapBytes), '']),
+    '',
+    '## 5. Cold init',
+    '',
+    `A fresh \`node\` process requires the bundle (AWS SDK from node_modules, \`--enable-source-maps\` as`,
+    `the stack sets it); median of ${COLD_START_RUNS}. This machine's Node, not Lambda's nodejs24.x on arm64.`,
+    '',
+    row(['measure', 'median ms', `goal < ${GOALS.coldStartMs} ms`]),
+    row([':---', '---:', ':---:']),
+    row(['process start → module evaluated', toEvaluated.toFixed(1), mark(toEvaluated < GOALS.coldStartMs)]),
+    row(['of which Node itself', medianOf('nodeMs').toFixed(1), '']),
+    row([
+      `of which the external ${bundle.externalImports.join(', ')}`,
+      medianOf('externalsMs').toFixed(1),
+      '',
+    ]),
+    row(['of which the bundle itself', medianOf('bundleMs').toFixed(1), '']),
+  ].join('\n')
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
+}
+
+// ---- Report --------------------------------------------------------------------------------------------
+
+async function bench(): Promise<void> {
+  const started = performance.now()
+  quietControllerOutput()
+  const [calls, bursts] = await withMoto(async (endpoint) => [
+    await callsPerEventKind(endpoint),
+    await burst(endpoint),
+  ])
+  const sections = [calls, bursts, policySizes(), await bundleAndColdStart()]
+  const cpu = cpus()
+  console.log(
+    [
+      '# credential-lock benchmarks',
+      '',
+      `Measured by \`npm run bench\` in one run: Node ${process.version} on ${process.platform}/${process.arch},`,
+      `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}; AWS is moto_server on loopback.`,
+      '',
+      sections.join('\n\n'),
+      '',
+      `_Run time ${((performance.now() - started) / 1000).toFixed(1)} s._`,
+    ].join('\n'),
+  )
+}
+
+bench().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error))
+  process.exitCode = 1
+})
