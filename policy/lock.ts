@@ -232,13 +232,15 @@ function judgeInstance(
       ? { instanceId, outcome: 'expired', reason: 'its old credentials have expired' }
       : { instanceId, outcome: 'tombstoned', since: tombstonedSince, reason: why }
   }
-  if (wasLocked) return { instanceId, outcome: 'tombstoned', since: wholeSeconds(now), reason: why }
+  if (wasLocked) {
+    return { instanceId, outcome: 'tombstoned', since: tombstoneTime(now, settings), reason: why }
+  }
   const changedAt = instance?.stateChangedAt
   if (instance && onRole && instance.optedIn && changedAt) {
     // Stopped before the controller ever locked it: its credentials may still be live.
     const age = now.getTime() - changedAt.getTime()
     if (age < settings.tombstoneRetentionMs) {
-      return { instanceId, outcome: 'tombstoned', since: wholeSeconds(changedAt), reason: why }
+      return { instanceId, outcome: 'tombstoned', since: tombstoneTime(changedAt, settings), reason: why }
     }
   }
   return undefined
@@ -421,6 +423,12 @@ function assertInstanceId(instanceId: string): void {
   }
 }
 
-function wholeSeconds(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000)
+/**
+ * Tombstones are dated at the end of the twelfth of the retention they were written in, so that however
+ * many instances an autoscaling group churns through, a role carries at most 13 tombstone statements.
+ * Rounding up only ever keeps old credentials refused a little longer.
+ */
+function tombstoneTime(time: Date, settings: LockSettings): Date {
+  const bucketMs = Math.max(60_000, Math.floor(settings.tombstoneRetentionMs / 12 / 60_000) * 60_000)
+  return new Date(Math.ceil(time.getTime() / bucketMs) * bucketMs)
 }

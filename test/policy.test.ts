@@ -637,12 +637,13 @@ describe('tombstone lifetime', () => {
   })
 
   it.each([
-    // EC2 reports milliseconds; the tombstone's Sid keeps whole seconds.
-    { story: '2 h ago: tombstoned since that second', stoppedAt: at(-2 * HOUR + 250), since: at(-2 * HOUR) },
+    // Tombstones are dated at the end of the retention's twelfth (here the hour) they fall in.
+    { story: '2 h ago: dated at the next whole hour', stoppedAt: at(-2 * HOUR + 250), since: at(-HOUR) },
+    { story: 'on the hour: dated that hour', stoppedAt: at(-2 * HOUR), since: at(-2 * HOUR) },
     {
       story: 'just inside the retention',
       stoppedAt: at(-RETENTION + SECOND),
-      since: at(-RETENTION + SECOND),
+      since: at(-RETENTION + HOUR),
     },
     {
       story: 'exactly the retention ago: nothing left to refuse',
