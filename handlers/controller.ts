@@ -13,6 +13,7 @@ import {
   readLock,
 } from '../policy/lock.js'
 import { publishAudit } from './audit.js'
+import { mapLimited } from './concurrency.js'
 import type { ControllerConfig } from './config.js'
 import {
   describeByIds,
@@ -49,6 +50,9 @@ export interface DeliveredEvent {
 }
 
 export type LockAction = 'put' | 'remove' | 'unchanged'
+
+/** Role policies read at once during a resync: fast enough for hundreds of roles, gentle on IAM. */
+const IAM_READS_IN_FLIGHT = 8
 
 export interface BatchOutcome {
   /** Records to hand back to SQS: a retry may succeed (throttling, a service error). */
@@ -207,8 +211,11 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
   }
 
   const policyName = lockPolicyName(deps.config.region)
-  const policies = new Map<string, string | undefined>()
-  for (const roleName of roles) policies.set(roleName, await readInlinePolicy(deps.iam, roleName, policyName))
+  const roleNames = [...roles]
+  const documents = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, (roleName) =>
+    readInlinePolicy(deps.iam, roleName, policyName),
+  )
+  const policies = new Map(roleNames.map((roleName, index) => [roleName, documents[index]]))
 
   // An instance a lock names but this batch has not seen must be read: treating it as gone would tombstone it.
   const namedByLocks = [...policies.values()].flatMap((document) => {
