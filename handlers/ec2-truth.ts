@@ -11,11 +11,10 @@ import {
 import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from '../policy/lock.js'
 import { asPermitted } from './errors.js'
 
-/** An instance as EC2 describes it, before its NAT egress is looked up (only some instances need that). */
+/** An instance as EC2 describes it, before its egress is looked up (only locked instances need that). */
 export interface ObservedInstance extends Omit<InstanceFacts, 'natIps'> {
   readonly subnetId: string | undefined
   readonly vpcId: string | undefined
-  readonly hasPublicIpv4: boolean
 }
 
 export interface Ec2Reading {
@@ -79,7 +78,6 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
     subnetId: instance.SubnetId,
     vpcId: instance.VpcId,
-    hasPublicIpv4: [...publicIps].some((ip) => !ip.includes(':')),
   }
 }
 
@@ -126,9 +124,10 @@ export async function instancesOfInterfaces(
 }
 
 /**
- * Where each opted-in running instance without a public IPv4 address reaches AWS's public endpoints from:
- * the public addresses behind its subnet's default route. Instances with a public IPv4 address egress from
- * it through the internet gateway, so they cost no look-up; neither do instances `concerns` rules out.
+ * Where each opted-in running instance reaches AWS's public endpoints from, besides its own addresses: the
+ * public addresses behind its subnet's default route. Even an instance with a public address of its own is
+ * looked up, because a subnet can route it through a NAT gateway, and a lock that guessed would lock it out.
+ * Instances `concerns` rules out cost nothing.
  */
 export async function withEgress(
   ec2: EC2Client,
@@ -139,13 +138,12 @@ export async function withEgress(
     (instance) =>
       instance.optedIn &&
       ACTIVE_STATES.has(instance.state) &&
-      !instance.hasPublicIpv4 &&
       instance.subnetId &&
       instance.vpcId &&
       concerns(instance),
   )
   const egressBySubnet = needing.length === 0 ? new Map() : await subnetEgress(ec2, needing)
-  return instances.map(({ subnetId, vpcId, hasPublicIpv4, ...facts }) => ({
+  return instances.map(({ subnetId, vpcId, ...facts }) => ({
     ...facts,
     natIps: (subnetId && egressBySubnet.get(subnetId)) ?? [],
   }))
@@ -206,7 +204,7 @@ function defaultRouteTarget(
   if (route.NatGatewayId) return { nat: route.NatGatewayId }
   if (route.NetworkInterfaceId) return { eni: route.NetworkInterfaceId }
   if (route.InstanceId) return { instance: route.InstanceId }
-  // Without a public IPv4 address, an internet-gateway route carries no IPv4 traffic to AWS's endpoints.
+  // Through an internet gateway an instance leaves from its own public address, already in its facts.
   if (route.GatewayId?.startsWith('igw-')) return 'internet'
   return 'unknown'
 }

@@ -3,6 +3,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics'
 import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeRouteTablesCommand,
   EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2'
@@ -109,6 +110,7 @@ beforeEach(() => {
     ],
   })
   events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] })
+  ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] })
 })
 
 describe('controller decisions (SDK mocked)', () => {

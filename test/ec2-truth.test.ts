@@ -21,7 +21,6 @@ const privateInstance: ObservedInstance = {
   privateIps: ['10.0.2.10'],
   subnetId: 'subnet-private',
   vpcId: 'vpc-1',
-  hasPublicIpv4: false,
 }
 
 function defaultRoute(route: Partial<Route>) {
@@ -49,7 +48,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     ['a NAT instance', { NetworkInterfaceId: 'eni-nat' }, ['198.51.100.9']],
     ['a transit gateway (egress unknown: never guess)', { TransitGatewayId: 'tgw-1' }, 'unknown'],
     ['a VPC peering (egress unknown)', { VpcPeeringConnectionId: 'pcx-1' }, 'unknown'],
-    ['an internet gateway without a public IPv4 (no IPv4 egress)', { GatewayId: 'igw-1' }, []],
+    ['an internet gateway (it leaves from its own address)', { GatewayId: 'igw-1' }, []],
   ])('through %s', async (_, route, expected) => {
     // Prepare
     defaultRoute(route)
@@ -86,10 +85,23 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     expect(facts?.natIps).toBe('unknown')
   })
 
-  it('costs no look-up for public, stopped, not opted-in or unconcerned instances', async () => {
+  it('looks up an instance with its own public address too: its subnet may route it through a NAT', async () => {
+    // Prepare
+    defaultRoute({ NatGatewayId: 'nat-1' })
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({
+      NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: '198.51.100.7' }] }],
+    })
+
+    // Act
+    const [facts] = await withEgress(ec2, [{ ...privateInstance, publicIps: ['54.0.0.1'] }], () => true)
+
+    // Assess
+    expect(facts).toMatchObject({ publicIps: ['54.0.0.1'], natIps: ['198.51.100.7'] })
+  })
+
+  it('costs no look-up for stopped, not opted-in or unconcerned instances', async () => {
     // Prepare
     const others: ObservedInstance[] = [
-      { ...privateInstance, hasPublicIpv4: true, publicIps: ['54.0.0.1'] },
       { ...privateInstance, state: 'stopped' },
       { ...privateInstance, optedIn: false },
     ]
@@ -103,6 +115,6 @@ describe('withEgress: where a private instance reaches AWS from', () => {
 
     // Assess
     expect(ec2Mock.calls()).toHaveLength(0)
-    expect(facts.map((instance) => instance.natIps)).toEqual([[], [], [], []])
+    expect(facts.map((instance) => instance.natIps)).toEqual([[], [], []])
   })
 })
