@@ -20,7 +20,6 @@ import {
   describeOptedIn,
   type Ec2Reading,
   instancesOfInterfaces,
-  type ObservedInstance,
   withEgress,
 } from './ec2-truth.js'
 import { isPermanent, MalformedEventError } from './errors.js'
@@ -177,56 +176,44 @@ interface Truth {
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {
   const profileRoles = await instanceProfileRoles(deps.iam)
   const reading: Ec2Reading = { ec2: deps.ec2, lockTag: deps.config.lockTag, profileRoles }
-  const observed = new Map<string, ObservedInstance>()
-  const remember = (instances: readonly ObservedInstance[]) => {
-    for (const instance of instances) observed.set(instance.instanceId, instance)
-  }
-  remember(await describeOptedIn(reading))
-  const viaInterfaces = await instancesOfInterfaces(
-    deps.ec2,
-    triggers.flatMap((trigger) => trigger.networkInterfaceIds),
-  )
-  const namedIds = [...new Set([...triggers.flatMap((trigger) => trigger.instanceIds), ...viaInterfaces])]
-  remember(
-    await describeByIds(
+  const observed = new Map((await describeOptedIn(reading)).map((i) => [i.instanceId, i]))
+  const describeUnseen = async (ids: readonly string[]) => {
+    for (const instance of await describeByIds(
       reading,
-      namedIds.filter((id) => !observed.has(id)),
-    ),
-  )
-  for (const id of namedIds) {
-    if (!observed.has(id))
-      deps.logger.info('instance not found', { instanceId: id, reason: 'EC2 no longer knows it' })
+      [...new Set(ids)].filter((id) => !observed.has(id)),
+    )) {
+      observed.set(instance.instanceId, instance)
+    }
   }
 
+  const viaInterfaces = await instancesOfInterfaces(
+    deps.ec2,
+    triggers.flatMap((t) => t.networkInterfaceIds),
+  )
+  const namedIds = [...new Set([...triggers.flatMap((t) => t.instanceIds), ...viaInterfaces])]
+  await describeUnseen(namedIds)
+  for (const id of namedIds.filter((id) => !observed.has(id))) {
+    deps.logger.info('instance not found', { instanceId: id, reason: 'EC2 no longer knows it' })
+  }
+
+  // A terminated instance loses its profile, so its old role is only found by reading every role's lock.
+  const rolelessIds = new Set(namedIds.filter((id) => observed.get(id)?.roleName === undefined))
   const optedInRoleNames = new Set(
     [...observed.values()].flatMap((i) => (i.optedIn && i.roleName ? [i.roleName] : [])),
   )
-  const profileRoleNames = new Set(profileRoles.values())
-  // A terminated instance loses its profile, so its old role is only found by reading every role's lock.
-  const rolelessIds = new Set(namedIds.filter((id) => observed.get(id)?.roleName === undefined))
   const roles = new Set(namedIds.flatMap((id) => observed.get(id)?.roleName ?? []))
   if (triggers.some((t) => t.reach !== 'named')) for (const role of optedInRoleNames) roles.add(role)
   if (rolelessIds.size > 0 || triggers.some((t) => t.reach === 'all-roles')) {
-    for (const role of profileRoleNames) roles.add(role)
+    for (const role of profileRoles.values()) roles.add(role)
   }
 
-  const policyName = lockPolicyName(deps.config.region)
-  const roleNames = [...roles]
-  const documents = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, (roleName) =>
-    readInlinePolicy(deps.iam, roleName, policyName),
-  )
-  const policies = new Map(roleNames.map((roleName, index) => [roleName, documents[index]]))
-
+  const policies = await readOwnPolicies(deps, roles)
   // An instance a lock names but this batch has not seen must be read: treating it as gone would tombstone it.
-  const namedByLocks = [...policies.values()].flatMap((document) => {
-    const current = readLock(document)
-    return [...current.locked, ...current.tombstones.keys()]
-  })
-  remember(
-    await describeByIds(
-      reading,
-      [...new Set(namedByLocks)].filter((id) => !observed.has(id)),
-    ),
+  await describeUnseen(
+    [...policies.values()].flatMap((document) => {
+      const current = readLock(document)
+      return [...current.locked, ...current.tombstones.keys()]
+    }),
   )
 
   const instances = await withEgress(deps.ec2, [...observed.values()], (i) => roles.has(i.roleName ?? ''))
@@ -238,6 +225,19 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     rolelessIds,
     optedInRoleNames,
   }
+}
+
+/** The controller's own policy on each role (undefined where it has none), a few roles at a time. */
+async function readOwnPolicies(
+  deps: ControllerDeps,
+  roles: ReadonlySet<string>,
+): Promise<Map<string, string | undefined>> {
+  const policyName = lockPolicyName(deps.config.region)
+  const roleNames = [...roles]
+  const documents = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, (roleName) =>
+    readInlinePolicy(deps.iam, roleName, policyName),
+  )
+  return new Map(roleNames.map((roleName, index) => [roleName, documents[index]]))
 }
 
 /** Which records a role's failure sends back for retry. */
