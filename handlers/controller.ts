@@ -7,6 +7,7 @@ import {
   decideLock,
   type InstanceFacts,
   type InstanceOutcome,
+  isCompactLock,
   type LockDecision,
   type LockScope,
   lockPolicyName,
@@ -263,7 +264,15 @@ async function reconcileRole(
     (i) =>
       i.roleName === roleName || current.locked.has(i.instanceId) || current.tombstones.has(i.instanceId),
   )
-  const facts = { roleName, instances, current, otherInlineChars: 0 }
+  // The other inline policies are read only when the budget is known to be tight: the lock is already in
+  // compact form, or IAM refuses a write for size. The usual path costs no extra call.
+  const readOthers = () => otherInlinePolicyChars(deps.iam, roleName, policyName)
+  const facts = {
+    roleName,
+    instances,
+    current,
+    otherInlineChars: isCompactLock(currentDocument) ? await readOthers() : 0,
+  }
   const now = deps.now()
   let decision = decideLock(facts, settings, now)
   let action: LockAction
@@ -271,9 +280,7 @@ async function reconcileRole(
     action = await apply(deps, decision, currentDocument, policyName)
   } catch (error) {
     if (!(error instanceof LimitExceededException)) throw error
-    // IAM refused the size: only now is it worth reading the role's other inline policies.
-    const otherInlineChars = await otherInlinePolicyChars(deps.iam, roleName, policyName)
-    decision = decideLock({ ...facts, otherInlineChars }, settings, now)
+    decision = decideLock({ ...facts, otherInlineChars: await readOthers() }, settings, now)
     action = await apply(deps, decision, currentDocument, policyName)
   }
   await logDecision(deps, decision, action, eventIds)

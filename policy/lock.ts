@@ -115,6 +115,7 @@ export interface Tombstone {
 export const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running'])
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 const TOMBSTONE_SID = /^Tombstone(\d{1,12})$/
+const COMPACT_SID = 'Compact'
 const ARN_KEY = 'ec2:SourceInstanceARN'
 // Calls AWS services make with the instance's credentials come from the service's own addresses.
 const NOT_VIA_AWS_SERVICE = { 'aws:ViaAWSService': 'false' }
@@ -276,7 +277,7 @@ export function renderLock(
         privateCidrs: locked.flatMap((instance) => instance.allowedFrom.privateCidrs),
       }
       statements.push({
-        Sid: 'Compact',
+        Sid: COMPACT_SID,
         ...addressStatement(
           locked.map((instance) => instance.arn),
           {
@@ -393,6 +394,11 @@ export function readLock(document: string | undefined): CurrentLock {
     }
   }
   return { locked, tombstones }
+}
+
+/** Whether a policy this controller wrote holds the compact form: then the role's budget is known to be tight. */
+export function isCompactLock(document: string | undefined): boolean {
+  return parseStatements(document).some((statement) => statement.Sid === COMPACT_SID)
 }
 
 interface LooseStatement {

@@ -224,6 +224,41 @@ describe('controller decisions (SDK mocked)', () => {
     ).toMatch(/^LockTooLargeError: The credential-lock policy for role web needs \d+ characters/)
   })
 
+  it('once a role is in the compact form, a no-change event makes no write attempt at all', async () => {
+    // Prepare: twelve instances on `web` and a large policy of the role's own, so only the compact form fits.
+    const fleet = Array.from({ length: 12 }, (_, n) =>
+      instance(`i-0a1b2c3d4e5f61${String(n).padStart(3, '0')}`, 'web', `54.0.1.${n}`),
+    )
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: fleet }] })
+    const ownPolicy = encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(7_000) }] }))
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['app', POLICY] })
+    iam
+      .on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: 'app' })
+      .resolves({ RoleName: 'web', PolicyName: 'app', PolicyDocument: ownPolicy })
+    iam
+      .on(PutRolePolicyCommand, { RoleName: 'web' })
+      .rejectsOnce(
+        new LimitExceededException({ message: 'Maximum policy size of 10240 bytes exceeded', $metadata: {} }),
+      )
+      .resolves({})
+    const { handler } = controller()
+    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+    const written = iam.commandCalls(PutRolePolicyCommand).at(-1)?.args[0].input.PolicyDocument ?? ''
+    iam
+      .on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: POLICY })
+      .resolves({ RoleName: 'web', PolicyName: POLICY, PolicyDocument: encodeURIComponent(written) })
+    iam.resetHistory()
+
+    // Act: a duplicate of the same event.
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(written).toContain('"Sid":"Compact"')
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+    expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
+  })
+
   it('writes nothing in dry-run mode, but logs the decision it would take', async () => {
     // Prepare
     const { handler, lines } = controller({ dryRun: true })
