@@ -59,11 +59,14 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
       addIfSet(privateIps, address.PrivateIpAddress)
       addIfSet(publicIps, address.Association?.PublicIp, address.Association?.CarrierIp)
     }
-    for (const address of eni.Ipv6Addresses ?? []) addIfSet(publicIps, address.Ipv6Address)
-    for (const address of eni.Ipv6Addresses ?? []) addIfSet(privateIps, address.Ipv6Address)
     for (const prefix of eni.Ipv4Prefixes ?? []) addIfSet(privateIps, prefix.Ipv4Prefix)
-    for (const prefix of eni.Ipv6Prefixes ?? []) addIfSet(publicIps, prefix.Ipv6Prefix)
-    for (const prefix of eni.Ipv6Prefixes ?? []) addIfSet(privateIps, prefix.Ipv6Prefix)
+    // IPv6 addresses are global: the same address is the source on the public path and through an endpoint.
+    const ipv6 = [
+      ...(eni.Ipv6Addresses ?? []).map((address) => address.Ipv6Address),
+      ...(eni.Ipv6Prefixes ?? []).map((prefix) => prefix.Ipv6Prefix),
+    ]
+    addIfSet(publicIps, ...ipv6)
+    addIfSet(privateIps, ...ipv6)
   }
   addIfSet(publicIps, instance.PublicIpAddress, instance.Ipv6Address)
   addIfSet(privateIps, instance.PrivateIpAddress, instance.Ipv6Address)
