@@ -3,11 +3,13 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { type IAMClient, LimitExceededException } from '@aws-sdk/client-iam'
+import { LockTooLargeError } from '../policy/errors.js'
 import {
   decideLock,
   type InstanceFacts,
   type InstanceOutcome,
   isCompactLock,
+  type LockBudget,
   type LockDecision,
   type LockScope,
   lockPolicyName,
@@ -26,10 +28,16 @@ import {
 import { isPermanent, MalformedEventError } from './errors.js'
 import { type Ignored, readEvent, type Trigger } from './events.js'
 import {
+  foreignManagedPolicyCount,
   instanceProfileRoles,
+  listManagedParts,
+  type ManagedPart,
   otherInlinePolicyChars,
   readInlinePolicy,
+  readManagedPart,
+  removeManagedPart,
   removeOwnPolicy,
+  writeManagedPart,
   writeOwnPolicy,
 } from './iam-roles.js'
 
@@ -100,6 +108,7 @@ export async function reconcileBatch(
     ...scope,
     region: deps.config.region,
     tombstoneRetentionMs: deps.config.tombstoneRetentionMs,
+    refuseImdsV1: deps.config.refuseImdsV1,
   }
   for (const roleName of [...truth.roles].sort()) {
     const touching = triggers.filter(({ trigger }) => touches(trigger, roleName, truth))
@@ -168,7 +177,7 @@ interface Truth {
   /** Role names by the instance IDs the triggers name (after resolving network interfaces). */
   readonly namedRoles: ReadonlyMap<string, string | undefined>
   readonly instances: ReadonlyMap<string, InstanceFacts>
-  readonly policies: ReadonlyMap<string, string | undefined>
+  readonly policies: ReadonlyMap<string, OwnPolicies>
   /** Named instances without a role now (terminated, profile removed, gone): their old role is unknown. */
   readonly rolelessIds: ReadonlySet<string>
   readonly optedInRoleNames: ReadonlySet<string>
@@ -211,8 +220,8 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
   const policies = await readOwnPolicies(deps, roles)
   // An instance a lock names but this batch has not seen must be read: treating it as gone would tombstone it.
   await describeUnseen(
-    [...policies.values()].flatMap((document) => {
-      const current = readLock(document)
+    [...policies.values()].flatMap((own) => {
+      const current = readLock(ownDocuments(own))
       return [...current.locked, ...current.tombstones.keys()]
     }),
   )
@@ -228,17 +237,35 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
   }
 }
 
-/** The controller's own policy on each role (undefined where it has none), a few roles at a time. */
+/** The controller's own policies on one role: its inline policy, and the managed parts beyond it. */
+interface OwnPolicies {
+  readonly inline: string | undefined
+  readonly parts: readonly { readonly part: ManagedPart; readonly document: string | undefined }[]
+}
+
+function ownDocuments(own: OwnPolicies): (string | undefined)[] {
+  return [own.inline, ...own.parts.map((each) => each.document)]
+}
+
+/**
+ * The controller's own policies on each role, a few roles at a time: one listing of its managed policies for the
+ * whole batch, then one read per role, plus one per managed part where a large fleet needed them.
+ */
 async function readOwnPolicies(
   deps: ControllerDeps,
   roles: ReadonlySet<string>,
-): Promise<Map<string, string | undefined>> {
+): Promise<Map<string, OwnPolicies>> {
   const policyName = lockPolicyName(deps.config.region)
+  const managed = await listManagedParts(deps.iam, deps.config.region)
   const roleNames = [...roles]
-  const documents = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, (roleName) =>
-    readInlinePolicy(deps.iam, roleName, policyName),
-  )
-  return new Map(roleNames.map((roleName, index) => [roleName, documents[index]]))
+  const owned = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, async (roleName) => {
+    const parts = []
+    for (const part of managed.get(roleName) ?? []) {
+      parts.push({ part, document: await readManagedPart(deps.iam, part) })
+    }
+    return { inline: await readInlinePolicy(deps.iam, roleName, policyName), parts }
+  })
+  return new Map(roleNames.map((roleName, index) => [roleName, owned[index] as OwnPolicies]))
 }
 
 /** Which records a role's failure sends back for retry. */
@@ -257,49 +284,95 @@ async function reconcileRole(
   settings: Parameters<typeof decideLock>[1],
   eventIds: readonly string[],
 ): Promise<void> {
-  const policyName = lockPolicyName(deps.config.region)
-  const currentDocument = truth.policies.get(roleName)
-  const current = readLock(currentDocument)
+  const own = truth.policies.get(roleName) ?? { inline: undefined, parts: [] }
+  const documents = ownDocuments(own)
+  const current = readLock(documents)
   const instances = [...truth.instances.values()].filter(
     (i) =>
       i.roleName === roleName || current.locked.has(i.instanceId) || current.tombstones.has(i.instanceId),
   )
-  // The other inline policies are read only when the budget is known to be tight: the lock is already in
-  // compact form, or IAM refuses a write for size. The usual path costs no extra call.
-  const readOthers = () => otherInlinePolicyChars(deps.iam, roleName, policyName)
+  // The role's other policies are read only when the budget matters: the lock did not fit the inline policy as a
+  // precise lock (or was already spread over managed parts), or IAM refused a write for size. The usual path
+  // costs no extra call.
+  const fullBudget = async (): Promise<LockBudget> => ({
+    otherInlineChars: await otherInlinePolicyChars(deps.iam, roleName, lockPolicyName(deps.config.region)),
+    managedPolicies: Math.max(
+      0,
+      deps.config.managedPolicyQuota -
+        (await foreignManagedPolicyCount(deps.iam, roleName, deps.config.region)),
+    ),
+  })
   const facts = {
     roleName,
     instances,
     current,
-    otherInlineChars: isCompactLock(currentDocument) ? await readOthers() : 0,
+    budget: { otherInlineChars: 0, managedPolicies: 0 },
+    exemptActions: deps.config.exemptActions.get(roleName) ?? [],
   }
   const now = deps.now()
-  let decision = decideLock(facts, settings, now)
+  const decideWith = async (budget: LockBudget | undefined) =>
+    decideLock(budget ? { ...facts, budget } : facts, settings, now)
+  const tight = own.parts.length > 0 || isCompactLock(documents)
+  let decision = tight ? await decideWith(await fullBudget()) : await tryCheapBudget(decideWith, fullBudget)
   let action: LockAction
   try {
-    action = await apply(deps, decision, currentDocument, policyName)
+    action = await apply(deps, decision, own)
   } catch (error) {
     if (!(error instanceof LimitExceededException)) throw error
-    decision = decideLock({ ...facts, otherInlineChars: await readOthers() }, settings, now)
-    action = await apply(deps, decision, currentDocument, policyName)
+    decision = await decideWith(await fullBudget())
+    action = await apply(deps, decision, own)
   }
   await logDecision(deps, decision, action, eventIds)
 }
 
-async function apply(
-  deps: ControllerDeps,
-  decision: LockDecision,
-  currentDocument: string | undefined,
-  policyName: string,
-): Promise<LockAction> {
-  if (decision.action === 'remove') {
-    if (currentDocument === undefined) return 'unchanged'
-    if (!deps.config.dryRun) await removeOwnPolicy(deps.iam, decision.roleName, policyName)
-    return 'remove'
+/** Decides with the inline policy alone first; a lock that needs more room is decided again with the role's real budget. */
+async function tryCheapBudget(
+  decideWith: (budget: LockBudget | undefined) => Promise<LockDecision>,
+  fullBudget: () => Promise<LockBudget>,
+): Promise<LockDecision> {
+  try {
+    const decision = await decideWith(undefined)
+    const precise =
+      decision.action === 'remove' || (decision.form === 'precise' && decision.documents.length === 1)
+    if (precise) return decision
+  } catch (error) {
+    if (!(error instanceof LockTooLargeError)) throw error
   }
-  if (currentDocument !== undefined && canonical(currentDocument) === decision.document) return 'unchanged'
-  if (!deps.config.dryRun) await writeOwnPolicy(deps.iam, decision.roleName, policyName, decision.document)
-  return 'put'
+  return decideWith(await fullBudget())
+}
+
+async function apply(deps: ControllerDeps, decision: LockDecision, own: OwnPolicies): Promise<LockAction> {
+  const { iam, config } = deps
+  const policyName = lockPolicyName(config.region)
+  const [inline, ...parts] = decision.action === 'put' ? decision.documents : []
+  let changed = false
+  const change = async (write: () => Promise<void>) => {
+    changed = true
+    if (!config.dryRun) await write()
+  }
+  if (inline === undefined) {
+    if (own.inline !== undefined) await change(() => removeOwnPolicy(iam, decision.roleName, policyName))
+  } else if (own.inline === undefined || canonical(own.inline) !== inline) {
+    await change(() => writeOwnPolicy(iam, decision.roleName, policyName, inline))
+  }
+  for (const [index, document] of parts.entries()) {
+    const existing = own.parts.find((each) => each.part.part === index + 1)
+    if (
+      existing?.part.attached &&
+      existing.document !== undefined &&
+      canonical(existing.document) === document
+    ) {
+      continue
+    }
+    await change(() =>
+      writeManagedPart(iam, config.region, decision.roleName, index + 1, existing?.part, document),
+    )
+  }
+  for (const extra of own.parts.filter((each) => each.part.part > parts.length)) {
+    await change(() => removeManagedPart(iam, extra.part))
+  }
+  if (!changed) return 'unchanged'
+  return decision.action === 'remove' ? 'remove' : 'put'
 }
 
 function canonical(document: string): string | undefined {
@@ -320,7 +393,8 @@ async function logDecision(
     roleName: decision.roleName,
     action,
     form: decision.action === 'put' ? decision.form : undefined,
-    policyChars: decision.action === 'put' ? decision.chars : 0,
+    policyChars: decision.action === 'put' ? decision.chars.reduce((sum, chars) => sum + chars, 0) : 0,
+    managedPolicies: decision.action === 'put' ? decision.documents.length - 1 : 0,
     dryRun: deps.config.dryRun,
     reason: summarize(decision.instances),
     eventIds,
@@ -329,6 +403,15 @@ async function logDecision(
   deps.logger.info('lock decision', line)
   const metric = { put: 'LocksApplied', remove: 'LocksRemoved', unchanged: 'LocksUnchanged' }[action]
   deps.metrics.addMetric(metric, MetricUnit.Count, 1)
+  // An opted-in instance the lock cannot cover is never silent: it has its own metric and alarm.
+  const unprotected = decision.instances.filter((i) => i.outcome === 'skipped' || i.outcome === 'unprotected')
+  if (unprotected.length > 0) {
+    deps.logger.warn('opted-in instances left unprotected', {
+      roleName: decision.roleName,
+      instances: unprotected.map(auditInstance),
+    })
+    deps.metrics.addMetric('InstancesUnprotected', MetricUnit.Count, unprotected.length)
+  }
   if (action !== 'unchanged' && !deps.config.dryRun) {
     await publishAudit(deps.events, deps.config.auditEventBus, line, deps.logger)
   }
@@ -339,7 +422,11 @@ function auditInstance(outcome: InstanceOutcome) {
     return { instanceId: outcome.instanceId, outcome: outcome.outcome, ...outcome.allowedFrom }
   }
   if (outcome.outcome === 'tombstoned') {
-    return { ...outcome, since: outcome.since.toISOString() }
+    return {
+      ...outcome,
+      since: outcome.since.toISOString(),
+      issuedBefore: outcome.issuedBefore?.toISOString(),
+    }
   }
   return outcome
 }

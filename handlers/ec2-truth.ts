@@ -12,7 +12,7 @@ import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from
 import { asPermitted } from './errors.js'
 
 /** An instance as EC2 describes it, before its egress is looked up (only locked instances need that). */
-export interface ObservedInstance extends Omit<InstanceFacts, 'natIps'> {
+export interface ObservedInstance extends Omit<InstanceFacts, 'egressIps'> {
   readonly subnetId: string | undefined
   readonly vpcId: string | undefined
 }
@@ -78,7 +78,9 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
     optedIn: isOptedIn(instance.Tags ?? [], reading.lockTag),
     publicIps: [...publicIps],
     privateIps: [...privateIps],
+    primaryPrivateIpv4: instance.PrivateIpAddress,
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
+    launchedAt: instance.LaunchTime,
     subnetId: instance.SubnetId,
     vpcId: instance.VpcId,
   }
@@ -148,7 +150,7 @@ export async function withEgress(
   const egressBySubnet = needing.length === 0 ? new Map() : await subnetEgress(ec2, needing)
   return instances.map(({ subnetId, vpcId, ...facts }) => ({
     ...facts,
-    natIps: (subnetId && egressBySubnet.get(subnetId)) ?? [],
+    egressIps: (subnetId && egressBySubnet.get(subnetId)) ?? [],
   }))
 }
 

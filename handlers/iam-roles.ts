@@ -1,10 +1,21 @@
 import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
   DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
+  GetPolicyVersionCommand,
   GetRolePolicyCommand,
   type IAMClient,
+  LimitExceededException,
+  ListPolicyVersionsCommand,
   NoSuchEntityException,
   PutRolePolicyCommand,
+  paginateListAttachedRolePolicies,
   paginateListInstanceProfiles,
+  paginateListPolicies,
   paginateListRolePolicies,
 } from '@aws-sdk/client-iam'
 import { policyChars } from '../policy/lock.js'
@@ -87,4 +98,157 @@ export async function otherInlinePolicyChars(
     }
   })
   return total
+}
+
+/** One customer-managed policy the controller owns: part `part` of a role's lock, beyond the inline policy. */
+export interface ManagedPart {
+  readonly roleName: string
+  readonly part: number
+  readonly arn: string
+  readonly defaultVersionId: string | undefined
+  readonly attached: boolean
+}
+
+/** The path every managed policy of the controller lives under: its IAM grants are scoped to it. */
+export function managedPolicyPath(region: string): string {
+  return `/credential-lock/${region}/`
+}
+
+/** `<role name>-<part>`: the role a part belongs to is always the name without its last `-<number>`. */
+export function managedPolicyName(roleName: string, part: number): string {
+  return `${roleName}-${part}`
+}
+
+/** Every managed policy the controller owns in this region, by role, parts in order: one listing per batch. */
+export async function listManagedParts(iam: IAMClient, region: string): Promise<Map<string, ManagedPart[]>> {
+  const parts = new Map<string, ManagedPart[]>()
+  await asPermitted('iam:ListPolicies', '*', async () => {
+    const input = { Scope: 'Local' as const, PathPrefix: managedPolicyPath(region) }
+    for await (const page of paginateListPolicies({ client: iam }, input)) {
+      for (const policy of page.Policies ?? []) {
+        const named = /^(.+)-(\d+)$/.exec(policy.PolicyName ?? '')
+        if (!named?.[1] || !policy.Arn || policy.Path !== managedPolicyPath(region)) continue
+        const part: ManagedPart = {
+          roleName: named[1],
+          part: Number(named[2]),
+          arn: policy.Arn,
+          defaultVersionId: policy.DefaultVersionId,
+          attached: (policy.AttachmentCount ?? 0) > 0,
+        }
+        parts.set(
+          part.roleName,
+          [...(parts.get(part.roleName) ?? []), part].sort((a, b) => a.part - b.part),
+        )
+      }
+    }
+  })
+  return parts
+}
+
+/** The document of a managed part's default version. */
+export async function readManagedPart(iam: IAMClient, part: ManagedPart): Promise<string | undefined> {
+  if (part.defaultVersionId === undefined) return undefined
+  const output = await asPermitted('iam:GetPolicyVersion', part.arn, () =>
+    iam.send(new GetPolicyVersionCommand({ PolicyArn: part.arn, VersionId: part.defaultVersionId })),
+  )
+  const document = output.PolicyVersion?.Document
+  return document === undefined ? undefined : decodeURIComponent(document)
+}
+
+/** How many managed policies are attached to the role that the controller does not own (they use its quota). */
+export async function foreignManagedPolicyCount(
+  iam: IAMClient,
+  roleName: string,
+  region: string,
+): Promise<number> {
+  let count = 0
+  await asPermitted('iam:ListAttachedRolePolicies', `role ${roleName}`, async () => {
+    for await (const page of paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
+      for (const policy of page.AttachedPolicies ?? []) {
+        if (!policy.PolicyArn?.includes(`:policy${managedPolicyPath(region)}`)) count++
+      }
+    }
+  })
+  return count
+}
+
+/**
+ * Writes part `part` of a role's lock: a new default version of the existing policy (the previous one deleted,
+ * so the five-version limit is never reached), or a new policy; attached to the role in both cases.
+ */
+export async function writeManagedPart(
+  iam: IAMClient,
+  region: string,
+  roleName: string,
+  part: number,
+  existing: ManagedPart | undefined,
+  document: string,
+): Promise<void> {
+  const name = managedPolicyName(roleName, part)
+  let arn = existing?.arn
+  if (existing === undefined) {
+    const created = await asPermitted('iam:CreatePolicy', name, () =>
+      iam.send(
+        new CreatePolicyCommand({
+          PolicyName: name,
+          Path: managedPolicyPath(region),
+          PolicyDocument: document,
+        }),
+      ),
+    )
+    arn = created.Policy?.Arn
+  } else {
+    await createDefaultVersion(iam, existing.arn, document)
+  }
+  if (arn && !existing?.attached) {
+    const policyArn = arn
+    await asPermitted('iam:AttachRolePolicy', `role ${roleName}`, () =>
+      iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })),
+    )
+  }
+}
+
+async function createDefaultVersion(iam: IAMClient, arn: string, document: string): Promise<void> {
+  const create = () =>
+    asPermitted('iam:CreatePolicyVersion', arn, () =>
+      iam.send(
+        new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: document, SetAsDefault: true }),
+      ),
+    )
+  try {
+    await create()
+  } catch (error) {
+    // Left over from an interrupted run: clear the old versions, then try once more.
+    if (!(error instanceof LimitExceededException)) throw error
+    await deleteOldVersions(iam, arn)
+    await create()
+  }
+  await deleteOldVersions(iam, arn)
+}
+
+async function deleteOldVersions(iam: IAMClient, arn: string): Promise<void> {
+  const versions = await asPermitted('iam:ListPolicyVersions', arn, () =>
+    iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })),
+  )
+  for (const version of versions.Versions ?? []) {
+    if (version.IsDefaultVersion || !version.VersionId) continue
+    const versionId = version.VersionId
+    await asPermitted('iam:DeletePolicyVersion', arn, () =>
+      iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })),
+    )
+  }
+}
+
+/** Detaches and deletes a managed part; one already gone is already in the wanted state. */
+export async function removeManagedPart(iam: IAMClient, part: ManagedPart): Promise<void> {
+  const ignoreGone = (error: unknown) => {
+    if (!(error instanceof NoSuchEntityException)) throw error
+  }
+  await asPermitted('iam:DetachRolePolicy', `role ${part.roleName}`, () =>
+    iam.send(new DetachRolePolicyCommand({ RoleName: part.roleName, PolicyArn: part.arn })),
+  ).catch(ignoreGone)
+  await deleteOldVersions(iam, part.arn).catch(ignoreGone)
+  await asPermitted('iam:DeletePolicy', part.arn, () =>
+    iam.send(new DeletePolicyCommand({ PolicyArn: part.arn })),
+  ).catch(ignoreGone)
 }

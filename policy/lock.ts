@@ -3,6 +3,8 @@ import { InvalidFactsError, LockTooLargeError } from './errors.js'
 
 /** IAM's quota for all inline policies of one role together, whitespace not counted. */
 export const INLINE_POLICY_BUDGET = 10_240
+/** IAM's quota for one customer-managed policy document, whitespace not counted. */
+export const MANAGED_POLICY_BUDGET = 6_144
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated'
 
@@ -16,6 +18,14 @@ export interface LockScope {
 export interface LockSettings extends LockScope {
   /** How long a stopped, terminated or moved instance's old credentials are refused everywhere. */
   readonly tombstoneRetentionMs: number
+  /**
+   * Interface endpoints of a shared-services VPC: a call through one of them is allowed from the instance's own
+   * private addresses although the endpoint is not in the instance's VPC.
+   * @default none
+   */
+  readonly trustedVpcEndpoints?: readonly string[]
+  /** Refuse credentials that IMDSv1 delivered (`ec2:RoleDelivery` below 2.0), the usual SSRF path. @default false */
+  readonly refuseImdsV1?: boolean
 }
 
 /** What EC2 says about one instance right now. */
@@ -29,20 +39,48 @@ export interface InstanceFacts {
   /** Its own public IPv4 (auto-assigned, Elastic, carrier) and IPv6 addresses, on every network interface. */
   readonly publicIps: readonly string[]
   /**
-   * Public addresses of the NAT gateways or NAT instances its subnet's default route leads to; `unknown` when
-   * that route leads where the controller cannot see the egress address (transit gateway, peering, firewall).
+   * Public CIDRs its calls to AWS's public endpoints leave by besides its own public addresses: NAT gateway or NAT
+   * instance addresses (IPv4 routes and NAT64), knownEgress CIDRs. `unknown` when a route that can carry such
+   * traffic leads where the controller cannot see the egress and no knownEgress entry covers it.
    */
-  readonly natIps: readonly string[] | 'unknown'
+  readonly egressIps: readonly string[] | 'unknown'
+  /** Why egressIps is unknown: one sentence naming the route target and the setting that would fix it. */
+  readonly egressUnknownReason?: string | undefined
   /** Its private IPv4 and IPv6 addresses and delegated prefixes, on every network interface. */
   readonly privateIps: readonly string[]
+  /** The primary private IPv4 of its primary network interface (what aws:EC2InstanceSourcePrivateIPv4 carries). */
+  readonly primaryPrivateIpv4?: string | undefined
+  /** VPCs of its attached network interfaces other than the primary interface's VPC. */
+  readonly otherVpcIds?: readonly string[] | undefined
   /** When it entered its current state, where EC2 says so. */
   readonly stateChangedAt?: Date | undefined
+  /** When it last entered `running` (EC2 LaunchTime, which every start updates). */
+  readonly launchedAt?: Date | undefined
 }
 
-/** What the controller's own policy on a role said before this decision. */
+/** A tombstone as the controller wrote it. */
+export interface TombstoneEntry {
+  /** When it was written: it is dropped once the retention has passed since then. */
+  readonly since: Date
+  /**
+   * Only credentials issued before this moment are refused (`aws:TokenIssueTime`), so a restarted or returning
+   * instance's fresh credentials work. Undefined: every credential of the instance (it was terminated).
+   */
+  readonly issuedBefore?: Date | undefined
+}
+
+/** What the controller's own policies on a role said before this decision. */
 export interface CurrentLock {
   readonly locked: ReadonlySet<string>
-  readonly tombstones: ReadonlyMap<string, Date>
+  readonly tombstones: ReadonlyMap<string, TombstoneEntry>
+}
+
+/** How much room the role leaves for the lock. */
+export interface LockBudget {
+  /** Characters (whitespace not counted) of the role's other inline policies. */
+  readonly otherInlineChars: number
+  /** Customer-managed policies the controller may attach to the role besides the inline policy. */
+  readonly managedPolicies: number
 }
 
 export interface RoleFacts {
@@ -50,8 +88,13 @@ export interface RoleFacts {
   /** Every instance EC2 knows that uses this role or is named in its current lock. */
   readonly instances: readonly InstanceFacts[]
   readonly current: CurrentLock
-  /** Characters (whitespace not counted) of the role's other inline policies. */
-  readonly otherInlineChars: number
+  readonly budget: LockBudget
+  /**
+   * Actions the address statements do not refuse, for workloads that hand presigned URLs to browsers (the URL is
+   * used from the browser's address). Tombstones still refuse them.
+   * @default none
+   */
+  readonly exemptActions?: readonly string[]
 }
 
 export type InstanceOutcome =
@@ -60,21 +103,31 @@ export type InstanceOutcome =
       readonly instanceId: string
       readonly outcome: 'tombstoned'
       readonly since: Date
+      readonly issuedBefore: Date | undefined
       readonly reason: string
     }
   | {
       readonly instanceId: string
-      readonly outcome: 'released' | 'expired' | 'skipped'
+      readonly outcome: 'released' | 'expired' | 'skipped' | 'unprotected'
       readonly reason: string
     }
 
 export interface AllowedSources {
-  /** aws:SourceIp values: its own public addresses and its NAT egress addresses. */
+  /** aws:SourceIp values: its own public addresses and its egress addresses. */
   readonly publicCidrs: readonly string[]
-  /** aws:VpcSourceIp values, through a VPC endpoint of its own VPC. */
+  /** Its own private addresses: aws:SourceIp of IAM-authenticated services inside the VPC, aws:VpcSourceIp. */
   readonly privateCidrs: readonly string[]
+  /**
+   * It has only its primary private IPv4, which IAM knows as aws:EC2InstanceSourcePrivateIPv4: instances that
+   * also share their public addresses (a fleet behind one NAT) then share one statement that compares with that
+   * variable instead of listing every address.
+   */
+  readonly onlyPrimary: boolean
+  /** VPCs besides its own whose endpoints it may call through (a second network interface). */
+  readonly otherVpcIds: readonly string[]
 }
 
+/** `precise`: each instance only its own addresses. `compact`: every locked instance the role's addresses. */
 export type LockForm = 'precise' | 'compact'
 
 export type LockDecision =
@@ -82,18 +135,23 @@ export type LockDecision =
       readonly roleName: string
       readonly action: 'put'
       readonly form: LockForm
-      readonly document: string
-      readonly chars: number
+      /** The inline policy first, then the customer-managed policies in order (none when the inline one holds all). */
+      readonly documents: readonly string[]
+      /** Characters of each document, whitespace not counted. */
+      readonly chars: readonly number[]
       readonly instances: readonly InstanceOutcome[]
     }
   | { readonly roleName: string; readonly action: 'remove'; readonly instances: readonly InstanceOutcome[] }
 
+type ConditionBlock = Readonly<Record<string, string | readonly string[]>>
+
 export interface PolicyStatement {
   readonly Sid?: string
   readonly Effect: 'Deny'
-  readonly Action: '*'
+  readonly Action?: '*'
+  readonly NotAction?: readonly string[]
   readonly Resource: '*'
-  readonly Condition: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>
+  readonly Condition: Readonly<Record<string, ConditionBlock>>
 }
 
 export interface PolicyDocument {
@@ -102,23 +160,36 @@ export interface PolicyDocument {
 }
 
 export interface LockedInstance {
-  readonly arn: string
+  readonly instanceId: string
   readonly allowedFrom: AllowedSources
 }
 
-export interface Tombstone {
-  readonly arn: string
-  readonly since: Date
+export interface Tombstone extends TombstoneEntry {
+  readonly instanceId: string
 }
 
 /** States in which an instance runs, or is about to, with fresh credentials. */
 export const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running'])
+/** States after which an instance never runs again: every credential it had is refused. */
+const FINAL_STATES: ReadonlySet<InstanceState> = new Set(['shutting-down', 'terminated'])
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
-const TOMBSTONE_SID = /^Tombstone(\d{1,12})$/
+const TOMBSTONE_SID = /^Tombstone(\d{1,12})(?:Before(\d{1,12}))?(?:x\d+)?$/
 const COMPACT_SID = 'Compact'
 const ARN_KEY = 'ec2:SourceInstanceARN'
 // Calls AWS services make with the instance's credentials come from the service's own addresses.
 const NOT_VIA_AWS_SERVICE = { 'aws:ViaAWSService': 'false' }
+/*
+ * IAM refuses policy variables in IP operators, so the primary private IPv4 is compared as a string, the way AWS's
+ * own data-perimeter examples do. The default value keeps the variable resolvable on the path where its key is
+ * absent (no aws:VpcSourceIp on the public path, no aws:SourceIp through an endpoint), and 'absent' never equals an
+ * address, so the comparison then says "not from its own address".
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: IAM policy variables, resolved by IAM.
+const OWN_PRIMARY_ADDRESS = ["${aws:SourceIp, 'absent'}", "${aws:VpcSourceIp, 'absent'}"]
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM.
+const OWN_VPC = '${aws:EC2InstanceSourceVPC}'
+/** Room kept free in every document so that rounding in the packing never pushes IAM over its quota. */
+const DOCUMENT_SHELL = policyChars(JSON.stringify({ Version: '2012-10-17', Statement: [] }))
 
 /** The inline policy name, one per region so two regional deployments never overwrite each other. */
 export function lockPolicyName(region: string): string {
@@ -145,6 +216,10 @@ const SCOPE_SHAPES: Readonly<Record<keyof LockScope, RegExp>> = {
 
 export function instanceArn(scope: LockScope, instanceId: string): string {
   assertInstanceId(instanceId)
+  return `${instanceArnPrefix(scope)}${instanceId}`
+}
+
+function instanceArnPrefix(scope: LockScope): string {
   // Only the three scope parts: settings may carry more (retention, tag, ...) that is not part of an ARN.
   for (const part of ['partition', 'region', 'accountId'] as const) {
     if (!SCOPE_SHAPES[part].test(scope[part])) {
@@ -153,29 +228,70 @@ export function instanceArn(scope: LockScope, instanceId: string): string {
       )
     }
   }
-  return `arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:instance/${instanceId}`
+  return `arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:instance/`
 }
 
 /**
- * Decides the one policy the controller owns on a role: a per-instance ("precise") lock when it fits the
- * budget, else a role-wide ("compact") one that still refuses every outside address, else an error.
+ * Decides the policies the controller owns on a role: a per-instance ("precise") lock when it fits the budget,
+ * else a role-wide ("compact") one that still refuses every outside address. When even that does not fit, the
+ * instances that do not fit are left unprotected (each says so) rather than a stale lock staying in place.
  */
 export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): LockDecision {
   const { locked, tombstones, outcomes } = judgeInstances(role, settings, now)
   if (locked.length === 0 && tombstones.length === 0) {
     return { roleName: role.roleName, action: 'remove', instances: outcomes }
   }
-  const limit = INLINE_POLICY_BUDGET - role.otherInlineChars
-  let smallest = 0
+  const capacities = documentCapacities(role.budget)
+  const render = (form: LockForm, instances: readonly LockedInstance[]) =>
+    packDocuments(
+      lockPlans(form, instances, tombstones, settings, role.exemptActions ?? []),
+      settings,
+      capacities,
+    )
   for (const form of ['precise', 'compact'] as const) {
-    const document = renderLock(form, locked, tombstones)
-    const chars = policyChars(document)
-    if (chars <= limit) {
-      return { roleName: role.roleName, action: 'put', form, document, chars, instances: outcomes }
-    }
-    smallest = chars
+    const documents = render(form, locked)
+    if (documents) return putDecision(role.roleName, form, documents, outcomes)
   }
-  throw new LockTooLargeError(role.roleName, smallest, role.otherInlineChars, INLINE_POLICY_BUDGET)
+  // Keep as many instances locked as fit, in a stable order, and say which are not: a stale lock left in place
+  // could refuse an instance's new address.
+  const kept = largestFitting(
+    locked.length - 1,
+    (count) => render('compact', locked.slice(0, count)) !== undefined,
+  )
+  const documents = render('compact', locked.slice(0, kept))
+  if (documents) {
+    const left = new Set(locked.slice(kept).map((instance) => instance.instanceId))
+    const reason =
+      `the role's policy budget holds only ${kept} locked instances: move some to another role, ` +
+      'or raise the managed-policy quota and the managedPolicyQuota setting'
+    const marked = outcomes.map(
+      (outcome): InstanceOutcome =>
+        outcome.outcome === 'locked' && left.has(outcome.instanceId)
+          ? { instanceId: outcome.instanceId, outcome: 'unprotected', reason }
+          : outcome,
+    )
+    return kept === 0 && tombstones.length === 0
+      ? { roleName: role.roleName, action: 'remove', instances: marked }
+      : putDecision(role.roleName, 'compact', documents, marked)
+  }
+  const tombstoneChars = lockPlans('compact', [], tombstones, settings, [])
+    .map((plan) => policyChars(JSON.stringify(plan.render({}, []))) + plan.instanceIds.length * 24)
+    .reduce((sum, chars) => sum + chars, DOCUMENT_SHELL)
+  throw new LockTooLargeError(
+    role.roleName,
+    tombstoneChars,
+    role.budget.otherInlineChars,
+    INLINE_POLICY_BUDGET,
+  )
+}
+
+function putDecision(
+  roleName: string,
+  form: LockForm,
+  documents: readonly string[],
+  instances: readonly InstanceOutcome[],
+): LockDecision {
+  return { roleName, action: 'put', form, documents, chars: documents.map(policyChars), instances }
 }
 
 function judgeInstances(role: RoleFacts, settings: LockSettings, now: Date) {
@@ -185,12 +301,12 @@ function judgeInstances(role: RoleFacts, settings: LockSettings, now: Date) {
   const tombstones: Tombstone[] = []
   const outcomes: InstanceOutcome[] = []
   for (const instanceId of [...ids].sort()) {
-    const outcome = judgeInstance(instanceId, facts.get(instanceId), role, settings, now)
-    if (outcome === undefined) continue
-    outcomes.push(outcome)
-    const arn = instanceArn(settings, instanceId)
-    if (outcome.outcome === 'locked') locked.push({ arn, allowedFrom: outcome.allowedFrom })
-    if (outcome.outcome === 'tombstoned') tombstones.push({ arn, since: outcome.since })
+    assertInstanceId(instanceId)
+    for (const outcome of judgeInstance(instanceId, facts.get(instanceId), role, settings, now)) {
+      outcomes.push(outcome)
+      if (outcome.outcome === 'locked') locked.push({ instanceId, allowedFrom: outcome.allowedFrom })
+      if (outcome.outcome === 'tombstoned') tombstones.push(outcome)
+    }
   }
   return { locked, tombstones, outcomes }
 }
@@ -201,171 +317,374 @@ function judgeInstance(
   role: RoleFacts,
   settings: LockSettings,
   now: Date,
-): InstanceOutcome | undefined {
+): InstanceOutcome[] {
   const wasLocked = role.current.locked.has(instanceId)
-  const tombstonedSince = role.current.tombstones.get(instanceId)
-  const onRole = instance?.roleName === role.roleName
-  if (instance && onRole && ACTIVE_STATES.has(instance.state)) {
-    // A running instance is never refused its own path: whatever it had before, it gets a live lock or none.
+  const runningHere = instance?.roleName === role.roleName && ACTIVE_STATES.has(instance.state)
+  // An instance that stops again after running replaces its old tombstone with one covering its newer credentials.
+  const existing = wasLocked && !runningHere ? undefined : role.current.tombstones.get(instanceId)
+  const tombstone = existing && tombstoneOutcome(instanceId, instance, existing, runningHere, settings, now)
+  const kept = tombstone ? [tombstone] : []
+  if (instance && runningHere) {
+    // A running instance is never refused its own path: it gets a live lock or none, and a tombstone it still
+    // carries refuses only the credentials it had before it stopped or moved.
     if (!instance.optedIn) {
-      return wasLocked || tombstonedSince
-        ? { instanceId, outcome: 'released', reason: 'not opted in' }
-        : undefined
+      return wasLocked ? [{ instanceId, outcome: 'released', reason: 'not opted in' }, ...kept] : kept
     }
-    if (instance.natIps === 'unknown') {
-      return {
-        instanceId,
-        outcome: 'skipped',
-        reason:
-          'its default route leads through a transit gateway, peering or firewall whose egress address is unknown',
-      }
+    if (instance.egressIps === 'unknown') {
+      const reason =
+        instance.egressUnknownReason ??
+        'its traffic to AWS leaves through a route whose egress address is unknown'
+      return [{ instanceId, outcome: 'skipped', reason }, ...kept]
     }
-    return { instanceId, outcome: 'locked', allowedFrom: allowedSources(instance) }
+    return [{ instanceId, outcome: 'locked', allowedFrom: allowedSources(instance) }, ...kept]
   }
+  if (existing) return kept
   const why =
     instance === undefined
       ? 'gone from EC2'
       : ACTIVE_STATES.has(instance.state)
         ? 'moved to another role'
         : instance.state
-  if (tombstonedSince) {
-    return now.getTime() - tombstonedSince.getTime() >= settings.tombstoneRetentionMs
-      ? { instanceId, outcome: 'expired', reason: 'its old credentials have expired' }
-      : { instanceId, outcome: 'tombstoned', since: tombstonedSince, reason: why }
-  }
+  const refuseAll = instance === undefined || FINAL_STATES.has(instance.state)
   if (wasLocked) {
-    return { instanceId, outcome: 'tombstoned', since: tombstoneTime(now, settings), reason: why }
+    const since = refuseAll ? bucketEnd(now, settings) : wholeSecond(now)
+    return [
+      { instanceId, outcome: 'tombstoned', since, issuedBefore: refuseAll ? undefined : since, reason: why },
+    ]
   }
   const changedAt = instance?.stateChangedAt
-  if (instance && onRole && instance.optedIn && changedAt) {
+  if (instance && instance.roleName === role.roleName && instance.optedIn && changedAt) {
     // Stopped before the controller ever locked it: its credentials may still be live.
-    const age = now.getTime() - changedAt.getTime()
-    if (age < settings.tombstoneRetentionMs) {
-      return { instanceId, outcome: 'tombstoned', since: tombstoneTime(changedAt, settings), reason: why }
+    if (now.getTime() - changedAt.getTime() < settings.tombstoneRetentionMs) {
+      const since = wholeSecond(changedAt)
+      return [
+        {
+          instanceId,
+          outcome: 'tombstoned',
+          since,
+          issuedBefore: refuseAll ? undefined : wholeSecond(now),
+          reason: why,
+        },
+      ]
     }
   }
-  return undefined
+  return []
+}
+
+/** An existing tombstone: kept until the retention has passed, never refusing a running instance's fresh credentials. */
+function tombstoneOutcome(
+  instanceId: string,
+  instance: InstanceFacts | undefined,
+  existing: TombstoneEntry,
+  runningHere: boolean,
+  settings: LockSettings,
+  now: Date,
+): InstanceOutcome | undefined {
+  if (now.getTime() - existing.since.getTime() >= settings.tombstoneRetentionMs) {
+    return { instanceId, outcome: 'expired', reason: 'its old credentials have expired' }
+  }
+  let issuedBefore = existing.issuedBefore
+  if (runningHere) {
+    // It runs again with fresh credentials, issued after its last start: refuse only what came before.
+    const launched = instance?.launchedAt ? wholeSecond(instance.launchedAt) : undefined
+    const limit = issuedBefore ?? existing.since
+    issuedBefore = launched && launched < limit ? launched : limit
+  }
+  const reason = runningHere
+    ? 'credentials from before it last stopped or moved'
+    : (instance?.state ?? 'gone from EC2')
+  return { instanceId, outcome: 'tombstoned', since: existing.since, issuedBefore, reason }
 }
 
 function allowedSources(instance: InstanceFacts): AllowedSources {
-  const natIps = instance.natIps === 'unknown' ? [] : instance.natIps
+  const egress = instance.egressIps === 'unknown' ? [] : instance.egressIps
   const privateCidrs = cidrSet(instance.privateIps, `Private address of ${instance.instanceId}`)
   if (privateCidrs.length === 0) {
     throw new InvalidFactsError(
       `Instance ${instance.instanceId} has no private address: EC2 always gives one.`,
     )
   }
+  const otherVpcIds = [...new Set(instance.otherVpcIds ?? [])].sort()
+  const primary = instance.primaryPrivateIpv4
+  const onlyPrimary =
+    primary !== undefined &&
+    otherVpcIds.length === 0 &&
+    privateCidrs.length === 1 &&
+    privateCidrs[0] === cidrSet([primary], `Primary private address of ${instance.instanceId}`)[0]
   return {
-    publicCidrs: cidrSet([...instance.publicIps, ...natIps], `Public address of ${instance.instanceId}`),
+    publicCidrs: cidrSet([...instance.publicIps, ...egress], `Public address of ${instance.instanceId}`),
     privateCidrs,
+    onlyPrimary,
+    otherVpcIds,
   }
-}
-
-/** Renders a lock in one form; exported so benchmarks and docs show the same text the controller writes. */
-export function renderLock(
-  form: LockForm,
-  locked: readonly LockedInstance[],
-  tombstones: readonly Tombstone[],
-): string {
-  const statements: PolicyStatement[] = []
-  if (locked.length > 0) {
-    if (form === 'precise') {
-      for (const instance of locked) statements.push(addressStatement(instance.arn, instance.allowedFrom))
-    } else {
-      const union = {
-        publicCidrs: locked.flatMap((instance) => instance.allowedFrom.publicCidrs),
-        privateCidrs: locked.flatMap((instance) => instance.allowedFrom.privateCidrs),
-      }
-      statements.push({
-        Sid: COMPACT_SID,
-        ...addressStatement(
-          locked.map((instance) => instance.arn),
-          {
-            publicCidrs: cidrSet(union.publicCidrs, 'Public address'),
-            privateCidrs: cidrSet(union.privateCidrs, 'Private address'),
-          },
-        ),
-      })
-    }
-    statements.push(endpointStatement(locked.map((instance) => instance.arn)))
-  }
-  statements.push(...tombstoneStatements(tombstones))
-  const document: PolicyDocument = { Version: '2012-10-17', Statement: statements }
-  return JSON.stringify(document)
 }
 
 /**
- * Refuses the credentials unless the call comes from one of the allowed addresses: aws:SourceIp on the public
- * path, aws:VpcSourceIp through a VPC endpoint. Each key is absent on the other path, and a negated operator
- * is true for an absent key, so one statement covers both paths without a Null guard.
+ * A statement before it is split to fit: the instances it names and everything else it says. A statement that
+ * names many instances (a fleet behind one NAT) is split across as many statements and documents as needed.
  */
-function addressStatement(arns: string | readonly string[], allowed: AllowedSources): PolicyStatement {
-  const notFrom: Record<string, readonly string[]> = {}
-  if (allowed.publicCidrs.length > 0) notFrom['aws:SourceIp'] = allowed.publicCidrs
-  notFrom['aws:VpcSourceIp'] = allowed.privateCidrs
+export interface StatementPlan {
+  readonly instanceIds: readonly string[]
+  /** The statement naming `instanceIds` (a part of the plan's instances) through `match`. */
+  readonly render: (match: ConditionBlockSet, instanceIds: readonly string[]) => PolicyStatement
+}
+
+type ConditionBlockSet = Readonly<Record<string, ConditionBlock>>
+
+/** Every statement of a lock in one form, before packing into documents. */
+export function lockPlans(
+  form: LockForm,
+  locked: readonly LockedInstance[],
+  tombstones: readonly Tombstone[],
+  settings: LockSettings,
+  exemptActions: readonly string[],
+): StatementPlan[] {
+  return [
+    ...tombstonePlans(tombstones),
+    ...vpcPlans(locked, settings.trustedVpcEndpoints ?? [], exemptActions),
+    ...(settings.refuseImdsV1 && locked.length > 0 ? [imdsV1Plan(locked)] : []),
+    ...addressPlans(form, locked, exemptActions),
+  ]
+}
+
+function actions(exemptActions: readonly string[]): Pick<PolicyStatement, 'Action' | 'NotAction'> {
+  return exemptActions.length > 0 ? { NotAction: [...new Set(exemptActions)].sort() } : { Action: '*' }
+}
+
+/**
+ * Refuses the credentials unless the call comes from one of the instance's addresses: aws:SourceIp on the public
+ * path (its own public addresses and egress, and its private addresses for IAM-authenticated services reached
+ * inside the VPC: RDS, EFS, MSK, ...), aws:VpcSourceIp through a VPC endpoint. Each key is absent on the other
+ * path, and a negated operator is true for an absent key, so one statement covers every path.
+ */
+function addressPlans(
+  form: LockForm,
+  locked: readonly LockedInstance[],
+  exempt: readonly string[],
+): StatementPlan[] {
+  const byId = new Map(locked.map((instance) => [instance.instanceId, instance.allowedFrom]))
+  const groups = new Map<string, string[]>()
+  for (const { instanceId, allowedFrom } of locked) {
+    // Precise: instances with the same addresses (a fleet behind one NAT, each with only its primary address)
+    // share a statement. Compact: every instance shares the one of its kind.
+    const { privateCidrs, ...shared } = allowedFrom
+    const key =
+      form === 'compact'
+        ? String(allowedFrom.onlyPrimary)
+        : JSON.stringify(allowedFrom.onlyPrimary ? shared : allowedFrom)
+    groups.set(key, [...(groups.get(key) ?? []), instanceId])
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, ids]) => ({
+      instanceIds: ids,
+      render: (match, named) => {
+        const sources = named.map((id) => byId.get(id) as AllowedSources)
+        const union = (list: (each: AllowedSources) => readonly string[]) =>
+          cidrSet(sources.flatMap(list), 'Address')
+        // One instance's own address is shorter to list than IAM's variable; a fleet's addresses are not.
+        const viaVariable = sources.length > 1 && sources.every((each) => each.onlyPrimary)
+        return {
+          ...(form === 'compact' ? { Sid: COMPACT_SID } : {}),
+          Effect: 'Deny',
+          ...actions(exempt),
+          Resource: '*',
+          Condition: {
+            ...match,
+            ...addressConditions(
+              union((each) => each.publicCidrs),
+              viaVariable ? 'primary' : union((each) => each.privateCidrs),
+            ),
+            BoolIfExists: NOT_VIA_AWS_SERVICE,
+          },
+        }
+      },
+    }))
+}
+
+function addressConditions(
+  publicCidrs: readonly string[],
+  privateCidrs: readonly string[] | 'primary',
+): ConditionBlockSet {
+  if (privateCidrs === 'primary') {
+    return {
+      ...(publicCidrs.length > 0 ? { NotIpAddress: { 'aws:SourceIp': publicCidrs } } : {}),
+      StringNotEquals: { 'aws:EC2InstanceSourcePrivateIPv4': OWN_PRIMARY_ADDRESS },
+    }
+  }
   return {
-    Effect: 'Deny',
-    Action: '*',
-    Resource: '*',
-    Condition: {
-      ...instanceMatch(arns),
-      NotIpAddress: notFrom,
-      BoolIfExists: NOT_VIA_AWS_SERVICE,
+    NotIpAddress: {
+      'aws:SourceIp': cidrSet([...publicCidrs, ...privateCidrs], 'Address'),
+      'aws:VpcSourceIp': privateCidrs,
     },
   }
 }
 
-/** A private address is only the instance's own inside its own VPC: refuse endpoints of any other VPC. */
-function endpointStatement(arns: readonly string[]): PolicyStatement {
-  return {
-    Sid: 'Endpoint',
-    Effect: 'Deny',
-    Action: '*',
-    Resource: '*',
-    Condition: {
-      ...instanceMatch(arns),
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM.
-      StringNotEquals: { 'aws:SourceVpc': '${aws:EC2InstanceSourceVPC}' },
-      Null: { 'aws:SourceVpc': 'false' },
-      BoolIfExists: NOT_VIA_AWS_SERVICE,
-    },
+/**
+ * A private address is only the instance's own inside its own VPC (or a VPC it has a second interface in, or
+ * through a trusted shared-services endpoint): refuse endpoints of any other VPC.
+ */
+function vpcPlans(
+  locked: readonly LockedInstance[],
+  trustedVpcEndpoints: readonly string[],
+  exempt: readonly string[],
+): StatementPlan[] {
+  const groups = new Map<string, string[]>()
+  for (const { instanceId, allowedFrom } of locked) {
+    const key = allowedFrom.otherVpcIds.join(',')
+    groups.set(key, [...(groups.get(key) ?? []), instanceId])
   }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([otherVpcs, ids]) => {
+      const vpcs = [OWN_VPC, ...(otherVpcs === '' ? [] : otherVpcs.split(','))]
+      const notFrom: Record<string, string | readonly string[]> = {
+        'aws:SourceVpc': vpcs.length === 1 ? OWN_VPC : vpcs,
+      }
+      if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
+      return {
+        instanceIds: ids,
+        render: (match) => ({
+          Sid: 'Endpoint',
+          Effect: 'Deny',
+          ...actions(exempt),
+          Resource: '*',
+          Condition: {
+            ...match,
+            StringNotEquals: notFrom,
+            Null: { 'aws:SourceVpc': 'false' },
+            BoolIfExists: NOT_VIA_AWS_SERVICE,
+          },
+        }),
+      }
+    })
 }
 
-/** The Sid carries when each tombstone was written, so it outlives the instance disappearing from EC2. */
-function tombstoneStatements(tombstones: readonly Tombstone[]): PolicyStatement[] {
-  const bySecond = new Map<number, string[]>()
-  for (const { arn, since } of tombstones) {
-    const second = Math.floor(since.getTime() / 1000)
-    bySecond.set(second, [...(bySecond.get(second) ?? []), arn])
-  }
-  return [...bySecond.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([second, arns]) => ({
-      Sid: `Tombstone${second}`,
+/** AWS's own example: refuse credentials the instance metadata service delivered without a session token. */
+function imdsV1Plan(locked: readonly LockedInstance[]): StatementPlan {
+  return {
+    instanceIds: locked.map((instance) => instance.instanceId),
+    render: (match) => ({
+      Sid: 'ImdsV1',
       Effect: 'Deny',
       Action: '*',
       Resource: '*',
-      Condition: instanceMatch(arns),
+      Condition: { ...match, NumericLessThan: { 'ec2:RoleDelivery': '2.0' } },
+    }),
+  }
+}
+
+/**
+ * The Sid carries when each tombstone was written (and, for a stopped or moved instance, which credentials it
+ * refuses), so it outlives the instance disappearing from EC2.
+ */
+function tombstonePlans(tombstones: readonly Tombstone[]): StatementPlan[] {
+  const groups = new Map<string, { entry: TombstoneEntry; ids: string[] }>()
+  for (const { instanceId, since, issuedBefore } of tombstones) {
+    const sid = `Tombstone${seconds(since)}${issuedBefore ? `Before${seconds(issuedBefore)}` : ''}`
+    const group = groups.get(sid) ?? { entry: { since, issuedBefore }, ids: [] }
+    group.ids.push(instanceId)
+    groups.set(sid, group)
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([sid, { entry, ids }]) => ({
+      instanceIds: ids,
+      render: (match) => ({
+        Sid: sid,
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: entry.issuedBefore
+          ? { ...match, DateLessThan: { 'aws:TokenIssueTime': entry.issuedBefore.toISOString() } }
+          : match,
+      }),
     }))
 }
 
 /**
  * Matches the credentials of one instance by its exact ARN, or of several by instance ID within this region
- * and account: listing IDs instead of whole ARNs nearly halves a role-wide statement, which is what lets the
- * compact form hold a large fleet.
+ * and account: listing IDs instead of whole ARNs nearly halves a role-wide statement, which is what lets one
+ * role hold a large fleet.
  */
-function instanceMatch(arns: string | readonly string[]): PolicyStatement['Condition'] {
-  if (typeof arns === 'string') return { StringEquals: { [ARN_KEY]: arns } }
-  const prefixes = new Set(arns.map((arn) => arn.slice(0, arn.lastIndexOf('/') + 1)))
-  const [prefix] = prefixes
-  if (prefixes.size !== 1 || prefix === undefined) {
-    throw new InvalidFactsError('One lock can only name instances of one partition, region and account.')
-  }
+function instanceMatch(prefix: string, instanceIds: readonly string[]): ConditionBlockSet {
+  if (instanceIds.length === 1) return { StringEquals: { [ARN_KEY]: `${prefix}${instanceIds[0]}` } }
   return {
     ArnLike: { [ARN_KEY]: `${prefix}*` },
-    StringLike: { [ARN_KEY]: arns.map((arn) => `*/${arn.slice(prefix.length)}`).sort() },
+    StringLike: { [ARN_KEY]: [...instanceIds].sort().map((id) => `*/${id}`) },
   }
+}
+
+/** Characters each document may hold: the inline policy's share of the budget, then each managed policy's. */
+function documentCapacities(budget: LockBudget): number[] {
+  return [
+    INLINE_POLICY_BUDGET - budget.otherInlineChars,
+    ...Array.from({ length: Math.max(0, budget.managedPolicies) }, () => MANAGED_POLICY_BUDGET),
+  ]
+}
+
+/**
+ * Fills the documents in order with the statements, splitting a statement's instance list where a document is
+ * full. Returns undefined when they do not fit. Deterministic: the same facts always give the same documents.
+ */
+export function packDocuments(
+  plans: readonly StatementPlan[],
+  scope: LockScope,
+  capacities: readonly number[],
+): string[] | undefined {
+  const prefix = instanceArnPrefix(scope)
+  const documents: PolicyStatement[][] = [[]]
+  let used = DOCUMENT_SHELL
+  const cost = (statement: PolicyStatement) =>
+    policyChars(JSON.stringify(statement)) + ((documents.at(-1)?.length ?? 0) > 0 ? 1 : 0)
+  const room = () => (capacities[documents.length - 1] ?? 0) - used
+  for (const plan of plans) {
+    let ids = [...plan.instanceIds].sort()
+    while (ids.length > 0) {
+      const render = (count: number) => {
+        const named = ids.slice(0, count)
+        return withUniqueSid(plan.render(instanceMatch(prefix, named), named), documents.at(-1) ?? [])
+      }
+      const count = largestFitting(ids.length, (candidate) => cost(render(candidate)) <= room())
+      if (count === 0) {
+        if (documents.length >= capacities.length) return undefined
+        documents.push([])
+        used = DOCUMENT_SHELL
+        continue
+      }
+      const statement = render(count)
+      used += cost(statement)
+      documents.at(-1)?.push(statement)
+      ids = ids.slice(count)
+    }
+  }
+  return documents
+    .filter((statements) => statements.length > 0)
+    .map((Statement) => JSON.stringify({ Version: '2012-10-17', Statement } satisfies PolicyDocument))
+}
+
+/** The largest count from 0 to `most` that fits, found by bisection (a larger count never fits when a smaller does not). */
+function largestFitting(most: number, fits: (count: number) => boolean): number {
+  if (most <= 0) return 0
+  if (fits(most)) return most
+  let low = 0
+  let high = most - 1
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2)
+    if (fits(middle)) low = middle
+    else high = middle - 1
+  }
+  return low > 0 && fits(low) ? low : 0
+}
+
+/** Sids must be unique within a document: a statement split into several in one document gets a numbered suffix. */
+function withUniqueSid(statement: PolicyStatement, placed: readonly PolicyStatement[]): PolicyStatement {
+  if (statement.Sid === undefined) return statement
+  const taken = new Set(placed.map((each) => each.Sid))
+  if (!taken.has(statement.Sid)) return statement
+  let index = 2
+  while (taken.has(`${statement.Sid}x${index}`)) index++
+  return { ...statement, Sid: `${statement.Sid}x${index}` }
 }
 
 /** Characters IAM counts against the budget: everything but whitespace. */
@@ -374,31 +693,35 @@ export function policyChars(document: string): number {
 }
 
 /**
- * Reads back a policy this controller wrote. Anything it cannot read as its own is treated as holding
+ * Reads back the policies this controller wrote. Anything it cannot read as its own is treated as holding
  * nothing, so the next write replaces it with a correct lock.
  */
-export function readLock(document: string | undefined): CurrentLock {
+export function readLock(documents: string | undefined | readonly (string | undefined)[]): CurrentLock {
   const locked = new Set<string>()
-  const tombstones = new Map<string, Date>()
-  const statements = parseStatements(document)
-  for (const statement of statements) {
+  const tombstones = new Map<string, TombstoneEntry>()
+  const list = Array.isArray(documents) ? documents : [documents as string | undefined]
+  for (const statement of list.flatMap(parseStatements)) {
     const named = [statement.Condition?.StringEquals?.[ARN_KEY], statement.Condition?.StringLike?.[ARN_KEY]]
     const ids = named.flat().flatMap((arn) => {
       const id = typeof arn === 'string' ? arn.split('/').pop() : undefined
       return id && INSTANCE_ID.test(id) ? [id] : []
     })
-    const tombstoneSecond = TOMBSTONE_SID.exec(statement.Sid ?? '')?.[1]
+    const tombstone = TOMBSTONE_SID.exec(statement.Sid ?? '')
     for (const id of ids) {
-      if (tombstoneSecond === undefined) locked.add(id)
-      else tombstones.set(id, new Date(Number(tombstoneSecond) * 1000))
+      if (!tombstone) {
+        locked.add(id)
+        continue
+      }
+      const issuedBefore = tombstone[2] === undefined ? undefined : new Date(Number(tombstone[2]) * 1000)
+      tombstones.set(id, { since: new Date(Number(tombstone[1]) * 1000), issuedBefore })
     }
   }
   return { locked, tombstones }
 }
 
-/** Whether a policy this controller wrote holds the compact form: then the role's budget is known to be tight. */
-export function isCompactLock(document: string | undefined): boolean {
-  return parseStatements(document).some((statement) => statement.Sid === COMPACT_SID)
+/** Whether the controller's policies hold the compact form: then the role's budget is known to be tight. */
+export function isCompactLock(documents: readonly (string | undefined)[]): boolean {
+  return documents.flatMap(parseStatements).some((statement) => statement.Sid === COMPACT_SID)
 }
 
 interface LooseStatement {
@@ -429,12 +752,20 @@ function assertInstanceId(instanceId: string): void {
   }
 }
 
+function seconds(time: Date): number {
+  return Math.floor(time.getTime() / 1000)
+}
+
+function wholeSecond(time: Date): Date {
+  return new Date(seconds(time) * 1000)
+}
+
 /**
- * Tombstones are dated at the end of the twelfth of the retention they were written in, so that however
- * many instances an autoscaling group churns through, a role carries at most 13 tombstone statements.
- * Rounding up only ever keeps old credentials refused a little longer.
+ * Tombstones of terminated instances are dated at the end of the twelfth of the retention they were written in,
+ * so that however many instances an autoscaling group churns through, a role carries at most 13 of them.
+ * Rounding up only ever keeps old credentials refused a little longer; a terminated instance has no new ones.
  */
-function tombstoneTime(time: Date, settings: LockSettings): Date {
+function bucketEnd(time: Date, settings: LockSettings): Date {
   const bucketMs = Math.max(60_000, Math.floor(settings.tombstoneRetentionMs / 12 / 60_000) * 60_000)
   return new Date(Math.ceil(time.getTime() / bucketMs) * bucketMs)
 }

@@ -1,25 +1,20 @@
 /**
- * How many opted-in instances one role's lock can hold: policy characters (whitespace not counted, as IAM
- * counts them) per number of locked instances, in the precise and the compact form, and the largest count that
- * fits IAM's 10,240-character inline budget in each form. Each instance has one public and one private IPv4.
+ * How many opted-in instances one role's lock can hold, for the fleet shapes real accounts have: workers behind one
+ * NAT (each with only its primary private IPv4), public instances (each its own address), and EKS-style nodes
+ * (pods on secondary addresses). Characters are counted as IAM counts them (whitespace not counted), across the
+ * inline policy and the managed policies the controller may add (10 per role, IAM's default quota).
  *
- * Importing this module has no side effects; `npx tsx test/bench-policy.ts` prints a markdown table.
+ * Importing this module has no side effects; `npx tsx test/bench-policy.ts` prints the tables.
  */
 import { pathToFileURL } from 'node:url'
-import { LockTooLargeError } from '../policy/errors.js'
 import {
   decideLock,
-  INLINE_POLICY_BUDGET,
   type InstanceFacts,
-  instanceArn,
-  type LockedInstance,
+  type LockBudget,
+  type LockDecision,
   type LockForm,
   type LockSettings,
-  policyChars,
-  renderLock,
 } from '../policy/lock.js'
-
-export const DEFAULT_COUNTS: readonly number[] = [1, 5, 10, 20, 30, 40, 60, 100, 150, 200, 300]
 
 const SETTINGS: LockSettings = {
   partition: 'aws',
@@ -28,112 +23,125 @@ const SETTINGS: LockSettings = {
   tombstoneRetentionMs: 12 * 3_600_000,
 }
 const ROLE = 'bench-role'
+/** Nothing else on the role: the whole inline budget and IAM's default quota of 10 managed policies. */
+export const EMPTY_ROLE: LockBudget = { otherInlineChars: 0, managedPolicies: 10 }
 
-export interface PolicySizeRow {
+export type FleetShape = 'NAT workers' | 'public instances' | 'EKS nodes'
+
+const octets = (index: number) => `${Math.floor(index / 250)}.${(index % 250) + 2}`
+
+/** The n-th opted-in running instance of a shape: realistic ID and address lengths. */
+export function benchInstance(shape: FleetShape, index: number): InstanceFacts {
+  const primary = `10.${1 + Math.floor(index / 62_500)}.${octets(index % 62_500)}`
+  const base = {
+    instanceId: `i-0${index.toString(16).padStart(16, '0')}`,
+    state: 'running' as const,
+    roleName: ROLE,
+    optedIn: true,
+    primaryPrivateIpv4: primary,
+  }
+  if (shape === 'public instances') {
+    return { ...base, publicIps: [`54.210.${octets(index)}`], egressIps: [], privateIps: [primary] }
+  }
+  const nat = ['198.51.100.7', '198.51.100.8']
+  if (shape === 'NAT workers') return { ...base, publicIps: [], egressIps: nat, privateIps: [primary] }
+  return { ...base, publicIps: [], egressIps: nat, privateIps: [primary, `100.64.${octets(index)}/28`] }
+}
+
+export function decideFleet(shape: FleetShape, count: number, budget: LockBudget = EMPTY_ROLE): LockDecision {
+  return decideLock(
+    {
+      roleName: ROLE,
+      instances: Array.from({ length: count }, (_, index) => benchInstance(shape, index + 1)),
+      current: { locked: new Set(), tombstones: new Map() },
+      budget,
+    },
+    SETTINGS,
+    new Date('2026-11-26T00:00:00Z'),
+  )
+}
+
+export interface FleetRow {
+  readonly shape: FleetShape
   readonly instances: number
-  readonly preciseChars: number
-  readonly compactChars: number
-  /** What decideLock writes for that many instances when the role has no other inline policy. */
-  readonly decision: LockForm | 'too large'
+  readonly form: LockForm | 'none'
+  readonly documents: number
+  readonly chars: number
+  readonly locked: number
+}
+
+function row(shape: FleetShape, count: number): FleetRow {
+  const decision = decideFleet(shape, count)
+  const put = decision.action === 'put' ? decision : undefined
+  return {
+    shape,
+    instances: count,
+    form: put?.form ?? 'none',
+    documents: put?.documents.length ?? 0,
+    chars: put?.chars.reduce((sum, chars) => sum + chars, 0) ?? 0,
+    locked: decision.instances.filter((outcome) => outcome.outcome === 'locked').length,
+  }
+}
+
+/** The largest fleet of a shape whose every instance is locked (in `form` when given), by bisection. */
+export function largestFleet(shape: FleetShape, form?: LockForm): number {
+  const holds = (count: number) => {
+    const decision = decideFleet(shape, count)
+    const allLocked = decision.instances.every((outcome) => outcome.outcome === 'locked')
+    return decision.action === 'put' && allLocked && (form === undefined || decision.form === form)
+  }
+  let low = 1
+  let high = 4_000
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2)
+    if (holds(middle)) low = middle
+    else high = middle - 1
+  }
+  return low
+}
+
+export const DEFAULT_SIZES: Readonly<Record<FleetShape, readonly number[]>> = {
+  'NAT workers': [1, 10, 100, 500, 1_000],
+  'public instances': [1, 10, 30, 60, 100, 300],
+  'EKS nodes': [1, 10, 100, 300],
 }
 
 export interface PolicySizeReport {
-  readonly budget: number
-  readonly otherInlineChars: number
-  readonly rows: readonly PolicySizeRow[]
-  /** The largest number of instances whose lock fits the budget, in each form. */
-  readonly largestFitting: Readonly<Record<LockForm, number>>
+  readonly rows: readonly FleetRow[]
+  readonly largest: readonly {
+    readonly shape: FleetShape
+    readonly precise: number
+    readonly locked: number
+  }[]
 }
 
-/** The n-th opted-in running instance: realistic id and address lengths. */
-export function benchInstance(index: number): InstanceFacts {
+export function measurePolicySizes(sizes = DEFAULT_SIZES): PolicySizeReport {
+  const shapes = Object.keys(sizes) as FleetShape[]
   return {
-    instanceId: `i-0${index.toString(16).padStart(16, '0')}`,
-    state: 'running',
-    roleName: ROLE,
-    optedIn: true,
-    publicIps: [`54.210.${100 + Math.floor(index / 200)}.${(index % 200) + 10}`],
-    natIps: [],
-    privateIps: [`10.0.${Math.floor(index / 200) + 1}.${(index % 200) + 10}`],
-  }
-}
-
-function lockedInstances(count: number): LockedInstance[] {
-  return Array.from({ length: count }, (_, index) => {
-    const facts = benchInstance(index + 1)
-    return {
-      arn: instanceArn(SETTINGS, facts.instanceId),
-      allowedFrom: {
-        publicCidrs: facts.publicIps.map((ip) => `${ip}/32`),
-        privateCidrs: facts.privateIps.map((ip) => `${ip}/32`),
-      },
-    }
-  })
-}
-
-/** Characters of the lock for `count` instances in `form`, as renderLock writes it. */
-export function lockChars(form: LockForm, count: number): number {
-  return policyChars(renderLock(form, lockedInstances(count), []))
-}
-
-function decisionFor(count: number, otherInlineChars: number): PolicySizeRow['decision'] {
-  try {
-    const decision = decideLock(
-      {
-        roleName: ROLE,
-        instances: Array.from({ length: count }, (_, index) => benchInstance(index + 1)),
-        current: { locked: new Set(), tombstones: new Map() },
-        otherInlineChars,
-      },
-      SETTINGS,
-      new Date(),
-    )
-    return decision.action === 'put' ? decision.form : 'too large'
-  } catch (error) {
-    if (error instanceof LockTooLargeError) return 'too large'
-    throw error
-  }
-}
-
-function largestFitting(form: LockForm, limit: number): number {
-  let count = 0
-  while (lockChars(form, count + 1) <= limit) count += 1
-  return count
-}
-
-/** Measures both forms for each count; `otherInlineChars` is what the role's other inline policies use. */
-export function measurePolicySizes(
-  counts: readonly number[] = DEFAULT_COUNTS,
-  otherInlineChars = 0,
-): PolicySizeReport {
-  const limit = INLINE_POLICY_BUDGET - otherInlineChars
-  return {
-    budget: INLINE_POLICY_BUDGET,
-    otherInlineChars,
-    rows: counts.map((instances) => ({
-      instances,
-      preciseChars: lockChars('precise', instances),
-      compactChars: lockChars('compact', instances),
-      decision: decisionFor(instances, otherInlineChars),
+    rows: shapes.flatMap((shape) => (sizes[shape] ?? []).map((count) => row(shape, count))),
+    largest: shapes.map((shape) => ({
+      shape,
+      precise: largestFleet(shape, 'precise'),
+      locked: largestFleet(shape),
     })),
-    largestFitting: { precise: largestFitting('precise', limit), compact: largestFitting('compact', limit) },
   }
 }
 
-/** The report as a markdown table plus the two largest counts. */
 export function formatPolicySizes(report: PolicySizeReport): string {
-  const fits = (chars: number) => (chars + report.otherInlineChars <= report.budget ? '' : ' (over)')
   return [
-    `Budget ${report.budget} characters, other inline policies ${report.otherInlineChars}.`,
+    'One role with nothing else on it: inline budget 10,240 characters plus up to 10 managed policies of 6,144.',
     '',
-    '| instances | precise chars | compact chars | decideLock writes |',
-    '| ---: | ---: | ---: | :--- |',
+    '| fleet | instances | form | documents | characters | per instance | locked |',
+    '| :--- | ---: | :--- | ---: | ---: | ---: | ---: |',
     ...report.rows.map(
-      (row) =>
-        `| ${row.instances} | ${row.preciseChars}${fits(row.preciseChars)} | ${row.compactChars}${fits(row.compactChars)} | ${row.decision} |`,
+      (each) =>
+        `| ${each.shape} | ${each.instances} | ${each.form} | ${each.documents} | ${each.chars} | ` +
+        `${Math.round(each.chars / each.instances)} | ${each.locked} |`,
     ),
     '',
-    `Largest count that fits: precise ${report.largestFitting.precise}, compact ${report.largestFitting.compact}.`,
+    '| fleet | largest fully locked, precise | largest fully locked, any form |',
+    '| :--- | ---: | ---: |',
+    ...report.largest.map((each) => `| ${each.shape} | ${each.precise} | ${each.locked} |`),
   ].join('\n')
 }
 

@@ -13,6 +13,9 @@ describe('readConfig', () => {
       dryRun: false,
       tombstoneRetentionMs: 12 * 3_600_000,
       auditEventBus: 'default',
+      refuseImdsV1: false,
+      exemptActions: new Map(),
+      managedPolicyQuota: 10,
     })
   })
 
@@ -25,6 +28,9 @@ describe('readConfig', () => {
       DRY_RUN: 'TRUE',
       TOMBSTONE_RETENTION_HOURS: '6',
       AUDIT_EVENT_BUS: 'security-audit',
+      REFUSE_IMDSV1: 'true',
+      EXEMPT_ACTIONS: '{"web":["s3:GetObject","s3:PutObject"]}',
+      MANAGED_POLICY_QUOTA: '20',
     })
 
     // Assess
@@ -33,6 +39,9 @@ describe('readConfig', () => {
       dryRun: true,
       tombstoneRetentionMs: 6 * 3_600_000,
       auditEventBus: 'security-audit',
+      refuseImdsV1: true,
+      exemptActions: new Map([['web', ['s3:GetObject', 's3:PutObject']]]),
+      managedPolicyQuota: 20,
     })
   })
 
@@ -46,6 +55,25 @@ describe('readConfig', () => {
     [
       { AWS_REGION: 'eu-west-1', LOCK_TAG_KEY: ' ' },
       'LOCK_TAG_KEY is empty: unset it to use "credential-lock" or give a value.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', MANAGED_POLICY_QUOTA: '21' },
+      'MANAGED_POLICY_QUOTA is "21": give a whole number from 1 to 20.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', EXEMPT_ACTIONS: '{"web":"s3:GetObject"}' },
+      'EXEMPT_ACTIONS for role web is "s3:GetObject": give a JSON object from role names to lists of actions, ' +
+        'such as {"web-role":["s3:GetObject"]}.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', EXEMPT_ACTIONS: '{"web":["*"]}' },
+      'EXEMPT_ACTIONS for role web is ["*"]: give a JSON object from role names to lists of actions, ' +
+        'such as {"web-role":["s3:GetObject"]}.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', EXEMPT_ACTIONS: '[web]' },
+      'EXEMPT_ACTIONS is not JSON: give a JSON object from role names to lists of actions, ' +
+        'such as {"web-role":["s3:GetObject"]}.',
     ],
   ])('refuses %j with one clear sentence', (env, message) => {
     // Act

@@ -9,11 +9,15 @@ import {
 } from '@aws-sdk/client-ec2'
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
   DeleteRolePolicyCommand,
   GetRolePolicyCommand,
   IAMClient,
   LimitExceededException,
+  ListAttachedRolePoliciesCommand,
   ListInstanceProfilesCommand,
+  ListPoliciesCommand,
   ListRolePoliciesCommand,
   NoSuchEntityException,
   PutRolePolicyCommand,
@@ -21,7 +25,7 @@ import {
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import type { ControllerConfig } from '../handlers/config.js'
+import { type ControllerConfig, readConfig } from '../handlers/config.js'
 import { createHandler } from '../handlers/lambda.js'
 import { readLock } from '../policy/lock.js'
 import { sqsBatch, stateChange } from './support/events.js'
@@ -76,14 +80,7 @@ function controller(
   deadLetterQueueUrl: string | undefined = DEAD_LETTER_QUEUE,
 ) {
   const { lines, logger, metrics } = recorder()
-  const config: ControllerConfig = {
-    region: 'us-east-1',
-    lockTag: { key: 'credential-lock', value: 'enabled' },
-    dryRun: false,
-    tombstoneRetentionMs: 12 * 3_600_000,
-    auditEventBus: 'default',
-    ...overrides,
-  }
+  const config: ControllerConfig = { ...readConfig({ AWS_REGION: 'us-east-1' }), ...overrides }
   const handler = createHandler({
     ec2: new EC2Client({ region: 'us-east-1' }),
     iam: new IAMClient({ region: 'us-east-1' }),
@@ -98,12 +95,14 @@ function controller(
   return { handler, lines, metrics }
 }
 
+const MANAGED_ARN = 'arn:aws:iam::123456789012:policy/credential-lock/us-east-1/web-1'
 const noSuchEntity = () => new NoSuchEntityException({ message: 'not found', $metadata: {} })
 
 beforeEach(() => {
   for (const mock of [ec2, iam, events, sqs]) mock.reset()
   iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web'), profile('batch')] })
   iam.on(GetRolePolicyCommand).rejects(noSuchEntity())
+  iam.on(ListPoliciesCommand).resolves({ Policies: [] })
   ec2.on(DescribeInstancesCommand).resolves({
     Reservations: [
       { Instances: [instance(LUKE, 'web', '54.0.0.1'), instance(JESSICA, 'batch', '54.0.0.2')] },
@@ -197,8 +196,8 @@ describe('controller decisions (SDK mocked)', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[0]?.messageId }] })
   })
 
-  it('falls back to reading the other inline policies only when IAM refuses the size', async () => {
-    // Prepare
+  it("reads the role's budget only when IAM refuses the size, then spills into a managed policy of its own", async () => {
+    // Prepare: the role's own inline policy leaves about 400 characters.
     const { handler } = controller()
     iam
       .on(PutRolePolicyCommand, { RoleName: 'web' })
@@ -212,51 +211,60 @@ describe('controller decisions (SDK mocked)', () => {
       PolicyName: 'app',
       PolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(9_800) }] })),
     })
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] })
+    iam.on(CreatePolicyCommand).resolves({ Policy: { Arn: MANAGED_ARN } })
 
     // Act
     const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
 
-    // Assess: with only ~400 characters left even the lock is too large; no retry can change that.
-    expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
+    // Assess
     expect(response?.batchItemFailures).toHaveLength(0)
-    expect(
-      sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes?.error?.StringValue,
-    ).toMatch(/^LockTooLargeError: The credential-lock policy for role web needs \d+ characters/)
+    expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
+    expect(iam.commandCalls(CreatePolicyCommand)[0]?.args[0].input).toMatchObject({
+      PolicyName: 'web-1',
+      Path: '/credential-lock/us-east-1/',
+    })
+    expect(iam.commandCalls(AttachRolePolicyCommand)[0]?.args[0].input).toEqual({
+      RoleName: 'web',
+      PolicyArn: MANAGED_ARN,
+    })
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
   })
 
-  it('once a role is in the compact form, a no-change event makes no write attempt at all', async () => {
-    // Prepare: twelve instances on `web` and a large policy of the role's own, so only the compact form fits.
-    const fleet = Array.from({ length: 12 }, (_, n) =>
-      instance(`i-0a1b2c3d4e5f61${String(n).padStart(3, '0')}`, 'web', `54.0.1.${n}`),
-    )
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: fleet }] })
-    const ownPolicy = encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(7_000) }] }))
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['app', POLICY] })
-    iam
-      .on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: 'app' })
-      .resolves({ RoleName: 'web', PolicyName: 'app', PolicyDocument: ownPolicy })
+  it("says so, counts it and never retries when an opted-in instance cannot fit the role's budget", async () => {
+    // Prepare: the role's own policies leave no room, inline or managed.
+    const { handler, lines, metrics } = controller()
     iam
       .on(PutRolePolicyCommand, { RoleName: 'web' })
-      .rejectsOnce(
-        new LimitExceededException({ message: 'Maximum policy size of 10240 bytes exceeded', $metadata: {} }),
-      )
-      .resolves({})
-    const { handler } = controller()
-    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
-    const written = iam.commandCalls(PutRolePolicyCommand).at(-1)?.args[0].input.PolicyDocument ?? ''
-    iam
-      .on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: POLICY })
-      .resolves({ RoleName: 'web', PolicyName: POLICY, PolicyDocument: encodeURIComponent(written) })
-    iam.resetHistory()
+      .rejects(new LimitExceededException({ message: 'Maximum policy size exceeded', $metadata: {} }))
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['app'] })
+    iam.on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: 'app' }).resolves({
+      RoleName: 'web',
+      PolicyName: 'app',
+      PolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(10_100) }] })),
+    })
+    iam.on(ListAttachedRolePoliciesCommand).resolves({
+      AttachedPolicies: Array.from({ length: 10 }, (_, n) => ({
+        PolicyArn: `arn:aws:iam::aws:policy/P${n}`,
+      })),
+    })
 
-    // Act: a duplicate of the same event.
+    // Act
     const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
 
     // Assess
-    expect(written).toContain('"Sid":"Compact"')
     expect(response).toEqual({ batchItemFailures: [] })
-    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
-    expect(iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
+    expect(metrics.addMetric).toHaveBeenCalledWith('InstancesUnprotected', 'Count', 1)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 'lock decision',
+        fields: expect.objectContaining({
+          roleName: 'web',
+          instances: [expect.objectContaining({ instanceId: LUKE, outcome: 'unprotected' })],
+        }),
+      }),
+    )
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
   })
 
   it('writes nothing in dry-run mode, but logs the decision it would take', async () => {

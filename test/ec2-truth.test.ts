@@ -68,7 +68,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     const [facts] = await withEgress(ec2, [privateInstance], () => true)
 
     // Assess
-    expect(facts?.natIps).toEqual(expected)
+    expect(facts?.egressIps).toEqual(expected)
   })
 
   it('treats a private NAT gateway (no public address) as unknown egress', async () => {
@@ -82,7 +82,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     const [facts] = await withEgress(ec2, [privateInstance], () => true)
 
     // Assess
-    expect(facts?.natIps).toBe('unknown')
+    expect(facts?.egressIps).toBe('unknown')
   })
 
   it('looks up an instance with its own public address too: its subnet may route it through a NAT', async () => {
@@ -96,7 +96,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     const [facts] = await withEgress(ec2, [{ ...privateInstance, publicIps: ['54.0.0.1'] }], () => true)
 
     // Assess
-    expect(facts).toMatchObject({ publicIps: ['54.0.0.1'], natIps: ['198.51.100.7'] })
+    expect(facts).toMatchObject({ publicIps: ['54.0.0.1'], egressIps: ['198.51.100.7'] })
   })
 
   it('costs no look-up for stopped, not opted-in or unconcerned instances', async () => {
@@ -115,6 +115,6 @@ describe('withEgress: where a private instance reaches AWS from', () => {
 
     // Assess
     expect(ec2Mock.calls()).toHaveLength(0)
-    expect(facts.map((instance) => instance.natIps)).toEqual([[], [], []])
+    expect(facts.map((instance) => instance.egressIps)).toEqual([[], [], []])
   })
 })

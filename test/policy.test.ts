@@ -1,7 +1,8 @@
 /**
  * The policy engine, proven with IAM verdicts: every expectation below is what IAM (as modelled by
  * @cloud-copilot/iam-simulate) answers for a request signed with an instance's role credential, when the role
- * carries the document decideLock returned, an ordinary allow-all policy and a foreign inline policy.
+ * carries the documents decideLock returned, an ordinary allow-all policy and a foreign inline policy.
+ * Everything is computed inside the tests, never at module load.
  */
 import { describe, expect, it } from 'vitest'
 import { InvalidFactsError, LockTooLargeError } from '../policy/errors.js'
@@ -12,19 +13,23 @@ import {
   type InstanceFacts,
   type InstanceOutcome,
   instanceArn,
+  isCompactLock,
+  isOptedIn,
+  type LockBudget,
   type LockDecision,
-  type LockedInstance,
   type LockSettings,
   lockPolicyName,
+  MANAGED_POLICY_BUDGET,
   policyChars,
   readLock,
-  renderLock,
+  type TombstoneEntry,
 } from '../policy/lock.js'
 import {
   ALLOW_ALL,
   type ApiCall,
   fromPublicIp,
   GET_CALLER_IDENTITY,
+  GET_OBJECT,
   type InstanceCredentials,
   LIST_ROLES,
   type RolePolicy,
@@ -34,16 +39,19 @@ import {
   type Verdict,
   verdict,
   viaAwsService,
+  withContext,
+  withoutContext,
 } from './support/simulate.js'
 
 // ---------------------------------------------------------------------------------------------------------
-// Shared facts: one account, one region, one role with three instances on it.
+// Shared facts: one account, one region, one role with instances on it.
 // ---------------------------------------------------------------------------------------------------------
 
 const ACCOUNT = '123456789012'
 const REGION = 'us-east-1'
 const ROLE = 'app-server'
 const SECOND = 1000
+const MINUTE = 60 * SECOND
 const HOUR = 3_600 * SECOND
 const RETENTION = 12 * HOUR
 const SETTINGS: LockSettings = {
@@ -54,14 +62,19 @@ const SETTINGS: LockSettings = {
 }
 const T0 = new Date('2025-06-02T08:00:00.000Z')
 const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs)
+const issued = (time: Date) => ({ 'aws:TokenIssueTime': time.toISOString() })
 
 const ALLOWED: Verdict = 'Allowed'
 const DENIED: Verdict = 'ExplicitlyDenied'
 
 const APP_VPC = 'vpc-0a1a2a3a4a5a6a7a8'
+const DATA_VPC = 'vpc-0d1d2d3d4d5d6d7d8'
 const FOREIGN_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
+const SHARED_ENDPOINT = 'vpce-0123456789abcdef1'
 const ATTACKER_V4 = '203.0.113.66'
 const ATTACKER_V6 = '2001:db8::66'
+const NAT_1 = '198.51.100.200'
+const NAT_2 = '198.51.100.201'
 /** A service's own address, as seen on a forward-access-session call (documentation range, not a real one). */
 const SERVICE_IP = '192.0.2.50'
 
@@ -70,25 +83,32 @@ const FOREIGN_POLICY: RolePolicy = {
   name: 'app-server-data',
   document: JSON.stringify({
     Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'ReadAppData',
-        Effect: 'Allow',
-        Action: ['s3:GetObject', 's3:ListBucket'],
-        Resource: ['arn:aws:s3:::example-app-data', 'arn:aws:s3:::example-app-data/*'],
-      },
-      { Sid: 'NeverDeleteBuckets', Effect: 'Deny', Action: 's3:DeleteBucket', Resource: '*' },
-    ],
+    Statement: [{ Sid: 'NeverDeleteBuckets', Effect: 'Deny', Action: 's3:DeleteBucket', Resource: '*' }],
   }),
 }
-const FOREIGN_CHARS = policyChars(FOREIGN_POLICY.document as string)
+
+/** IAM-authenticated services reached inside the VPC: no VPC keys, aws:SourceIp is the private address. */
+const IN_VPC_SERVICES: readonly ApiCall[] = [
+  { action: 'rds-db:connect', resource: `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:db-ABCDEFGHIJKL/app` },
+  {
+    action: 'elasticfilesystem:ClientMount',
+    resource: `arn:aws:elasticfilesystem:${REGION}:${ACCOUNT}:file-system/fs-0123456789abcdef0`,
+  },
+  {
+    action: 'kafka-cluster:Connect',
+    resource: `arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/events/abcd1234-ab12`,
+  },
+  { action: 'dax:GetItem', resource: `arn:aws:dax:${REGION}:${ACCOUNT}:cache/sessions` },
+  { action: 'neptune-db:connect', resource: `arn:aws:neptune-db:${REGION}:${ACCOUNT}:cluster-ABCDEFGHIJ/*` },
+  { action: 'es:ESHttpGet', resource: `arn:aws:es:${REGION}:${ACCOUNT}:domain/search/*` },
+]
 
 interface Machine {
   readonly facts: InstanceFacts
   readonly vpcId: string
 }
 
-/** Public subnet: an auto-assigned IPv4 on eth0, an Elastic IP on eth1, an IPv6 on each. */
+/** Public subnet: an auto-assigned IPv4 on eth0, an Elastic IP on eth1, an IPv6 on each: listed explicitly. */
 const WEB: Machine = {
   vpcId: APP_VPC,
   facts: {
@@ -97,22 +117,61 @@ const WEB: Machine = {
     roleName: ROLE,
     optedIn: true,
     publicIps: ['198.51.100.10', '198.51.100.11', '2001:db8:10::10', '2001:db8:10:1::11'],
-    natIps: [],
+    egressIps: [],
     privateIps: ['10.0.1.10', '10.0.1.11', '2001:db8:10::10', '2001:db8:10:1::11'],
+    primaryPrivateIpv4: '10.0.1.10',
   },
 }
 
-/** Private subnet: IPv4 out through a NAT gateway (two EIPs), IPv6 out through an egress-only gateway. */
-const WORKER: Machine = {
+/** Private subnet behind a NAT gateway with two addresses; only its primary IPv4: the lock uses IAM's variable. */
+function worker(n: number, change: Partial<InstanceFacts> = {}): Machine {
+  const address = `10.0.${2 + (n >> 8)}.${n & 255}`
+  return {
+    vpcId: APP_VPC,
+    facts: {
+      instanceId: `i-0f9e8d7c6b5a${n.toString(16).padStart(5, '0')}`,
+      state: 'running',
+      roleName: ROLE,
+      optedIn: true,
+      publicIps: [],
+      egressIps: [NAT_1, NAT_2],
+      privateIps: [address],
+      primaryPrivateIpv4: address,
+      ...change,
+    },
+  }
+}
+const WORKER = worker(20)
+const WORKER_2 = worker(21)
+
+/** IPv6-only subnet: its IPv6 goes out itself (egress-only gateway), IPv4 through NAT64 on the NAT gateway. */
+const V6_ONLY: Machine = {
   vpcId: APP_VPC,
   facts: {
-    instanceId: 'i-0f9e8d7c6b5a40312',
+    instanceId: 'i-0b6b6b6b6b6b6b6b6',
     state: 'running',
     roleName: ROLE,
     optedIn: true,
-    publicIps: ['2001:db8:20::20'],
-    natIps: ['198.51.100.200', '198.51.100.201'],
-    privateIps: ['10.0.2.20', '10.0.2.48/28', '2001:db8:20::20'],
+    publicIps: ['2001:db8:60::6'],
+    egressIps: [NAT_1],
+    privateIps: ['2001:db8:60::6'],
+    primaryPrivateIpv4: undefined,
+  },
+}
+
+/** An EKS-style node: pods on secondary addresses and a delegated prefix, a second interface in another VPC. */
+const NODE: Machine = {
+  vpcId: APP_VPC,
+  facts: {
+    instanceId: 'i-0e0e0e0e0e0e0e0e0',
+    state: 'running',
+    roleName: ROLE,
+    optedIn: true,
+    publicIps: [],
+    egressIps: [NAT_1, NAT_2],
+    privateIps: ['10.0.3.10', '10.0.3.11', '10.0.3.48/28', '10.9.0.10'],
+    primaryPrivateIpv4: '10.0.3.10',
+    otherVpcIds: [DATA_VPC],
   },
 }
 
@@ -125,12 +184,18 @@ const BYSTANDER: Machine = {
     roleName: ROLE,
     optedIn: false,
     publicIps: ['198.51.100.30'],
-    natIps: [],
+    egressIps: [],
     privateIps: ['10.0.1.30'],
+    primaryPrivateIpv4: '10.0.1.30',
   },
 }
 
 const NO_LOCK: CurrentLock = { locked: new Set(), tombstones: new Map() }
+const INLINE_ONLY: LockBudget = {
+  otherInlineChars: policyChars(FOREIGN_POLICY.document as string),
+  managedPolicies: 0,
+}
+const ROOMY: LockBudget = { otherInlineChars: 0, managedPolicies: 10 }
 
 /** The credential an instance's role session carries (stolen or not). */
 function credentials(machine: Machine): InstanceCredentials {
@@ -140,23 +205,17 @@ function credentials(machine: Machine): InstanceCredentials {
     roleName: ROLE,
     instanceId: machine.facts.instanceId,
     vpcId: machine.vpcId,
-    privateIpv4: machine.facts.privateIps.find((ip) => !ip.includes(':') && !ip.includes('/')),
+    privateIpv4: machine.facts.primaryPrivateIpv4,
   }
-}
-const web = credentials(WEB)
-const worker = credentials(WORKER)
-const bystander = credentials(BYSTANDER)
-
-function withFacts(machine: Machine, change: Partial<InstanceFacts>): InstanceFacts {
-  return { ...machine.facts, ...change }
 }
 
 interface Situation {
   readonly instances: readonly InstanceFacts[]
   readonly current?: CurrentLock
   readonly now?: Date
-  readonly otherInlineChars?: number
-  readonly settings?: LockSettings
+  readonly budget?: LockBudget
+  readonly settings?: Partial<LockSettings>
+  readonly exemptActions?: readonly string[]
 }
 
 function decide(situation: Situation): LockDecision {
@@ -165,9 +224,10 @@ function decide(situation: Situation): LockDecision {
       roleName: ROLE,
       instances: situation.instances,
       current: situation.current ?? NO_LOCK,
-      otherInlineChars: situation.otherInlineChars ?? FOREIGN_CHARS,
+      budget: situation.budget ?? INLINE_ONLY,
+      exemptActions: situation.exemptActions,
     },
-    situation.settings ?? SETTINGS,
+    { ...SETTINGS, ...situation.settings },
     situation.now ?? T0,
   )
 }
@@ -181,964 +241,1041 @@ function put(decision: LockDecision): PutDecision {
 
 /** What the role carries after the controller applied the decision. */
 function rolePolicies(decision: LockDecision): RolePolicy[] {
-  const policies = [ALLOW_ALL, FOREIGN_POLICY]
-  if (decision.action === 'put') policies.push({ name: lockPolicyName(REGION), document: decision.document })
-  return policies
+  const own = decision.action === 'put' ? decision.documents : []
+  return [
+    ALLOW_ALL,
+    FOREIGN_POLICY,
+    ...own.map((document, index) => ({
+      name: index === 0 ? lockPolicyName(REGION) : `part-${index}`,
+      document,
+    })),
+  ]
 }
 
-function outcomeOf(decision: LockDecision, instanceId: string): InstanceOutcome | undefined {
-  return decision.instances.find((outcome) => outcome.instanceId === instanceId)
+function outcomesOf(decision: LockDecision, instanceId: string): InstanceOutcome[] {
+  return decision.instances.filter((outcome) => outcome.instanceId === instanceId)
 }
 
-/** The locked instances of a decision, as renderLock takes them. */
-function lockedOf(decision: LockDecision): LockedInstance[] {
-  return decision.instances.flatMap((outcome) =>
-    outcome.outcome === 'locked'
-      ? [{ arn: instanceArn(SETTINGS, outcome.instanceId), allowedFrom: outcome.allowedFrom }]
-      : [],
-  )
+/** The lock a role carries after `decision`, as the next decision reads it back. */
+function carried(decision: LockDecision): CurrentLock {
+  return readLock(decision.action === 'put' ? decision.documents : [])
 }
 
-interface VerdictCase {
+interface VerdictRow {
   readonly story: string
   readonly request: SimulatedRequest
   readonly expected: Verdict
 }
 
-/** Every string array inside the document's conditions. */
-function conditionLists(document: string): string[][] {
-  const parsed = JSON.parse(document) as {
-    Statement: { Condition: Record<string, Record<string, unknown>> }[]
-  }
-  return parsed.Statement.flatMap((statement) =>
-    Object.values(statement.Condition).flatMap((block) =>
-      Object.values(block).flatMap((value) => (Array.isArray(value) ? [value as string[]] : [])),
-    ),
-  )
+async function expectVerdicts(decision: LockDecision, rows: readonly VerdictRow[]): Promise<void> {
+  const policies = rolePolicies(decision)
+  const got = []
+  for (const row of rows) got.push({ story: row.story, verdict: await verdict(policies, row.request) })
+  expect(got).toEqual(rows.map((row) => ({ story: row.story, verdict: row.expected })))
 }
 
+const web = credentials(WEB)
+const workerCredentials = credentials(WORKER)
+const worker2 = credentials(WORKER_2)
+const v6Only = credentials(V6_ONLY)
+const node = credentials(NODE)
+const bystander = credentials(BYSTANDER)
+const LIVE = [WEB.facts, WORKER.facts, WORKER_2.facts, V6_ONLY.facts, NODE.facts, BYSTANDER.facts]
+
 // ---------------------------------------------------------------------------------------------------------
-// The live lock: running opted-in instances, in both forms.
+// The live lock.
 // ---------------------------------------------------------------------------------------------------------
 
-const LIVE = [WEB.facts, WORKER.facts, BYSTANDER.facts]
-const PRECISE = put(decide({ instances: LIVE }))
-const COMPACT_CHARS = policyChars(renderLock('compact', lockedOf(PRECISE), []))
-/** The role's other inline policies leave exactly room for the compact lock. */
-const COMPACT = put(decide({ instances: LIVE, otherInlineChars: INLINE_POLICY_BUDGET - COMPACT_CHARS }))
-
-interface LiveCase {
-  readonly story: string
-  readonly request: SimulatedRequest
-  readonly precise: Verdict
-  /** Defaults to the precise verdict; differs only where the compact form shares addresses role-wide. */
-  readonly compact?: Verdict
+/** What must hold in both forms: every legitimate path allowed, every outside one refused. */
+function legitimateAndOutside(): VerdictRow[] {
+  return [
+    // Its own addresses on the public path, IPv4 and IPv6, on every network interface.
+    { story: 'web from its own IPv4', request: fromPublicIp(web, '198.51.100.10'), expected: ALLOWED },
+    {
+      story: 'web from its Elastic IP on eth1',
+      request: fromPublicIp(web, '198.51.100.11'),
+      expected: ALLOWED,
+    },
+    { story: 'web from its own IPv6', request: fromPublicIp(web, '2001:db8:10:1::11'), expected: ALLOWED },
+    {
+      story: 'worker through NAT address 1',
+      request: fromPublicIp(workerCredentials, NAT_1),
+      expected: ALLOWED,
+    },
+    {
+      story: 'worker through NAT address 2',
+      request: fromPublicIp(workerCredentials, NAT_2),
+      expected: ALLOWED,
+    },
+    {
+      story: 'IPv6-only host from its IPv6',
+      request: fromPublicIp(v6Only, '2001:db8:60::6'),
+      expected: ALLOWED,
+    },
+    { story: 'IPv6-only host through NAT64', request: fromPublicIp(v6Only, NAT_1), expected: ALLOWED },
+    { story: 'node through its NAT', request: fromPublicIp(node, NAT_2), expected: ALLOWED },
+    // VPC endpoints of its own VPC, from its own private addresses.
+    {
+      story: 'web through an endpoint from its private IPv4',
+      request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.11' }),
+      expected: ALLOWED,
+    },
+    {
+      story: 'web through an endpoint from its IPv6',
+      request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '2001:db8:10::10' }),
+      expected: ALLOWED,
+    },
+    {
+      story: 'worker through an endpoint from its primary IPv4',
+      request: throughEndpoint(workerCredentials, { vpc: APP_VPC, privateIp: '10.0.2.20' }),
+      expected: ALLOWED,
+    },
+    {
+      story: 'a pod on the node through an endpoint from its delegated prefix',
+      request: throughEndpoint(node, { vpc: APP_VPC, privateIp: '10.0.3.50' }),
+      expected: ALLOWED,
+    },
+    {
+      story: 'the node through an endpoint of the VPC its second interface is in',
+      request: throughEndpoint(node, { vpc: DATA_VPC, privateIp: '10.9.0.10' }),
+      expected: ALLOWED,
+    },
+    // Services acting with its credential.
+    { story: 'web via an AWS service', request: viaAwsService(web, SERVICE_IP), expected: ALLOWED },
+    {
+      story: 'worker via an AWS service',
+      request: viaAwsService(workerCredentials, SERVICE_IP),
+      expected: ALLOWED,
+    },
+    // The thief.
+    {
+      story: 'web credentials from outside (IPv4)',
+      request: fromPublicIp(web, ATTACKER_V4),
+      expected: DENIED,
+    },
+    {
+      story: 'web credentials from outside (IPv6)',
+      request: fromPublicIp(web, ATTACKER_V6),
+      expected: DENIED,
+    },
+    {
+      story: 'worker credentials from outside',
+      request: fromPublicIp(workerCredentials, ATTACKER_V4),
+      expected: DENIED,
+    },
+    {
+      story: 'IPv6-only credentials from outside',
+      request: fromPublicIp(v6Only, ATTACKER_V6),
+      expected: DENIED,
+    },
+    { story: 'node credentials from outside', request: fromPublicIp(node, ATTACKER_V4), expected: DENIED },
+    {
+      story: 'outside, on a path where AWS sets no aws:ViaAWSService',
+      request: withoutContext(fromPublicIp(workerCredentials, ATTACKER_V4), 'aws:ViaAWSService'),
+      expected: DENIED,
+    },
+    {
+      story: 'an action with only * as resource, from outside',
+      request: fromPublicIp(web, ATTACKER_V4, LIST_ROLES),
+      expected: DENIED,
+    },
+    {
+      story: 'web credentials through an endpoint in the thief’s VPC, with web’s own private IP',
+      request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10' }),
+      expected: DENIED,
+    },
+    {
+      story: 'worker credentials through an endpoint in the thief’s VPC, with its primary IP',
+      request: throughEndpoint(workerCredentials, { vpc: FOREIGN_VPC, privateIp: '10.0.2.20' }),
+      expected: DENIED,
+    },
+    {
+      story: 'worker credentials through its own VPC’s endpoint from another host',
+      request: throughEndpoint(workerCredentials, { vpc: APP_VPC, privateIp: '10.0.2.99' }),
+      expected: DENIED,
+    },
+    {
+      story: 'a fleet sibling’s credentials through the endpoint from the worker’s address',
+      request: throughEndpoint(worker2, { vpc: APP_VPC, privateIp: '10.0.2.20' }),
+      expected: DENIED,
+    },
+    { story: 'a fleet sibling through the same NAT', request: fromPublicIp(worker2, NAT_2), expected: ALLOWED },
+    {
+      story: 'node credentials through an endpoint of the second VPC from an address not its own',
+      request: throughEndpoint(node, { vpc: DATA_VPC, privateIp: '10.9.0.99' }),
+      expected: DENIED,
+    },
+    {
+      story: 'a shared-services endpoint not declared trusted',
+      request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10', vpce: SHARED_ENDPOINT }),
+      expected: DENIED,
+    },
+    // The sibling that did not opt in is untouched.
+    { story: 'bystander from anywhere', request: fromPublicIp(bystander, ATTACKER_V4), expected: ALLOWED },
+    {
+      story: 'bystander through a foreign endpoint',
+      request: throughEndpoint(bystander, { vpc: FOREIGN_VPC, privateIp: '10.0.1.30' }),
+      expected: ALLOWED,
+    },
+  ]
 }
 
-const LIVE_CASES: readonly LiveCase[] = [
-  // Its own public addresses, on every network interface.
-  {
-    story: 'web from its auto-assigned public IPv4 (eth0)',
-    request: fromPublicIp(web, '198.51.100.10'),
-    precise: ALLOWED,
-  },
-  { story: 'web from its Elastic IP (eth1)', request: fromPublicIp(web, '198.51.100.11'), precise: ALLOWED },
-  { story: 'web from its IPv6 (eth0)', request: fromPublicIp(web, '2001:db8:10::10'), precise: ALLOWED },
-  { story: 'web from its IPv6 (eth1)', request: fromPublicIp(web, '2001:db8:10:1::11'), precise: ALLOWED },
-  {
-    story: 'web, wildcard-resource action, from its own IPv4',
-    request: fromPublicIp(web, '198.51.100.10', LIST_ROLES),
-    precise: ALLOWED,
-  },
-  // Through the NAT gateway its subnet routes through, and its own IPv6 via the egress-only gateway.
-  {
-    story: 'worker through its NAT gateway (first EIP)',
-    request: fromPublicIp(worker, '198.51.100.200'),
-    precise: ALLOWED,
-  },
-  {
-    story: 'worker through its NAT gateway (second EIP)',
-    request: fromPublicIp(worker, '198.51.100.201'),
-    precise: ALLOWED,
-  },
-  { story: 'worker from its own IPv6', request: fromPublicIp(worker, '2001:db8:20::20'), precise: ALLOWED },
-  // Through a VPC endpoint of its own VPC, from its own private addresses.
-  {
-    story: 'web through its VPC endpoint from its private IPv4 (eth0)',
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.10' }),
-    precise: ALLOWED,
-  },
-  {
-    story: 'web through its VPC endpoint from its private IPv4 (eth1)',
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.11' }, LIST_ROLES),
-    precise: ALLOWED,
-  },
-  {
-    story: 'web through its VPC endpoint from its IPv6',
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '2001:db8:10:1::11' }),
-    precise: ALLOWED,
-  },
-  {
-    story: 'worker through its VPC endpoint from an address of its delegated prefix',
-    request: throughEndpoint(worker, { vpc: APP_VPC, privateIp: '10.0.2.53' }),
-    precise: ALLOWED,
-  },
-  // An AWS service calling with the instance's credential, from the service's own address.
-  { story: 'web via an AWS service', request: viaAwsService(web, SERVICE_IP), precise: ALLOWED },
-  {
-    story: 'worker via an AWS service (IPv6)',
-    request: viaAwsService(worker, '2001:db8:ffff::50'),
-    precise: ALLOWED,
-  },
-  // Stolen credentials used from anywhere else.
-  { story: "web's credentials from another IPv4", request: fromPublicIp(web, ATTACKER_V4), precise: DENIED },
-  { story: "web's credentials from another IPv6", request: fromPublicIp(web, ATTACKER_V6), precise: DENIED },
-  {
-    story: "web's credentials, wildcard-resource action, from another IPv4",
-    request: fromPublicIp(web, ATTACKER_V4, LIST_ROLES),
-    precise: DENIED,
-  },
-  {
-    story: "worker's credentials from another IPv4",
-    request: fromPublicIp(worker, ATTACKER_V4),
-    precise: DENIED,
-  },
-  {
-    story: "worker's credentials from another IPv6",
-    request: fromPublicIp(worker, ATTACKER_V6),
-    precise: DENIED,
-  },
-  {
-    story: "web's credentials from a not-locked sibling's public IP",
-    request: fromPublicIp(web, '198.51.100.30'),
-    precise: DENIED,
-  },
-  {
-    // The compact form allows every locked instance's addresses for every locked instance of the role.
-    story: "web's credentials from a locked sibling's NAT gateway",
-    request: fromPublicIp(web, '198.51.100.200'),
-    precise: DENIED,
-    compact: ALLOWED,
-  },
-  {
-    story: "worker's credentials from a locked sibling's Elastic IP",
-    request: fromPublicIp(worker, '198.51.100.11'),
-    precise: DENIED,
-    compact: ALLOWED,
-  },
-  {
-    story: "web's credentials through a foreign VPC's endpoint, with web's own private IP",
-    request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10' }),
-    precise: DENIED,
-  },
-  {
-    story: "web's credentials through a foreign VPC's endpoint, with web's own IPv6",
-    request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '2001:db8:10::10' }),
-    precise: DENIED,
-  },
-  {
-    story: "web's credentials through its own VPC's endpoint from another private IPv4",
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.99' }),
-    precise: DENIED,
-  },
-  {
-    story: "web's credentials through its own VPC's endpoint from another IPv6",
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '2001:db8:10::66' }),
-    precise: DENIED,
-  },
-  {
-    story: "web's credentials through its own VPC's endpoint from a locked sibling's private IP",
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.2.20' }),
-    precise: DENIED,
-    compact: ALLOWED,
-  },
-  // A sibling on the same role that is not opted in is not affected at all.
-  {
-    story: 'not-opted sibling from its own IP',
-    request: fromPublicIp(bystander, '198.51.100.30'),
-    precise: ALLOWED,
-  },
-  {
-    story: 'not-opted sibling from anywhere (IPv4)',
-    request: fromPublicIp(bystander, ATTACKER_V4),
-    precise: ALLOWED,
-  },
-  {
-    story: 'not-opted sibling from anywhere (IPv6)',
-    request: fromPublicIp(bystander, ATTACKER_V6),
-    precise: ALLOWED,
-  },
-  {
-    story: "not-opted sibling through a foreign VPC's endpoint",
-    request: throughEndpoint(bystander, { vpc: FOREIGN_VPC, privateIp: '172.16.0.9' }),
-    precise: ALLOWED,
-  },
-  // A session of the same role that is not an instance's (no ec2:SourceInstanceARN) is not affected either.
-  {
-    story: 'a non-instance session of the same role from anywhere',
-    request: roleSessionFromPublicIp({ accountId: ACCOUNT, roleName: ROLE }, 'deploy-pipeline', ATTACKER_V4),
-    precise: ALLOWED,
-  },
-]
+/** Where the two forms differ: the precise one refuses a sibling's addresses, the compact one allows them. */
+function siblingRows(expected: Verdict): VerdictRow[] {
+  return [
+    { story: 'web credentials from the worker NAT', request: fromPublicIp(web, NAT_1), expected },
+    {
+      story: 'node credentials from web’s public IP',
+      request: fromPublicIp(node, '198.51.100.10'),
+      expected,
+    },
+  ]
+}
 
 describe('live lock: running opted-in instances', () => {
-  it('is precise by default, and compact when the role only has room for that', () => {
-    // Prepare: LIVE facts, decided once with the small foreign policy and once with a nearly full role.
-    // Act: (decided above, shared by the verdict tables)
+  it('is precise when the budget allows: every legitimate path allowed, every outside one refused', async () => {
+    // Prepare / Act
+    const decision = put(decide({ instances: LIVE }))
+
     // Assess
-    expect(PRECISE.form).toBe('precise')
-    expect(COMPACT.form).toBe('compact')
-    expect(COMPACT.chars).toBe(COMPACT_CHARS)
-    expect(PRECISE.instances).toEqual([
-      expect.objectContaining({ instanceId: WEB.facts.instanceId, outcome: 'locked' }),
-      expect.objectContaining({ instanceId: WORKER.facts.instanceId, outcome: 'locked' }),
-    ])
-    expect(PRECISE.document).not.toContain(BYSTANDER.facts.instanceId)
+    expect(decision.form).toBe('precise')
+    expect(decision.documents).toHaveLength(1)
+    await expectVerdicts(decision, [...legitimateAndOutside(), ...siblingRows(DENIED)])
   })
 
-  describe.each([
-    { form: 'precise' as const, decision: PRECISE },
-    { form: 'compact' as const, decision: COMPACT },
-  ])('$form form', ({ form, decision }) => {
-    it.each(LIVE_CASES)('$story', async (row) => {
+  it('is compact when only that fits: outsiders still refused, siblings share addresses', async () => {
+    // Prepare: the role's other inline policies leave less than the precise lock needs.
+    const precise = put(decide({ instances: LIVE, budget: { otherInlineChars: 0, managedPolicies: 0 } }))
+    const room = (precise.chars[0] ?? 0) - 1
+
+    // Act
+    const decision = put(
+      decide({
+        instances: LIVE,
+        budget: { otherInlineChars: INLINE_POLICY_BUDGET - room, managedPolicies: 0 },
+      }),
+    )
+
+    // Assess
+    expect(decision.form).toBe('compact')
+    expect(isCompactLock(decision.documents)).toBe(true)
+    await expectVerdicts(decision, [...legitimateAndOutside(), ...siblingRows(ALLOWED)])
+  })
+
+  it.each(['198.51.100.10', '10.0.1.10', '2001:db8:10::10'])(
+    'lets IAM-authenticated services inside the VPC through from web’s own address %s',
+    async (address) => {
       // Prepare
-      const policies = rolePolicies(decision)
-      // Act
-      const result = await verdict(policies, row.request)
-      // Assess
-      expect(result).toBe(form === 'compact' ? (row.compact ?? row.precise) : row.precise)
-    })
+      const decision = put(decide({ instances: LIVE }))
+      const rows = IN_VPC_SERVICES.map((call) => ({
+        story: `${call.action} from ${address}`,
+        request: fromPublicIp(web, address, call),
+        expected: ALLOWED,
+      }))
+
+      // Act / Assess
+      await expectVerdicts(decision, rows)
+    },
+  )
+
+  it('lets IAM-authenticated services inside the VPC through from a worker’s, a pod’s and an IPv6 host’s own address', async () => {
+    // Prepare
+    const decision = put(decide({ instances: LIVE }))
+    const from = [
+      { credential: workerCredentials, address: '10.0.2.20' },
+      { credential: node, address: '10.0.3.50' },
+      { credential: v6Only, address: '2001:db8:60::6' },
+    ]
+    const rows = from.flatMap(({ credential, address }) =>
+      IN_VPC_SERVICES.map((call) => ({
+        story: `${credential.instanceId} ${call.action} from ${address}`,
+        request: fromPublicIp(credential, address, call),
+        expected: ALLOWED,
+      })),
+    )
+
+    // Act / Assess
+    await expectVerdicts(decision, rows)
+  })
+
+  it('keeps those services and ordinary actions refused from outside, and from a sibling’s private address', async () => {
+    // Prepare
+    const decision = put(decide({ instances: LIVE }))
+    const rows = [...IN_VPC_SERVICES, GET_OBJECT].flatMap((call) => [
+      {
+        story: `web ${call.action} from outside`,
+        request: fromPublicIp(web, ATTACKER_V4, call),
+        expected: DENIED,
+      },
+      {
+        story: `worker ${call.action} from outside`,
+        request: fromPublicIp(workerCredentials, ATTACKER_V4, call),
+        expected: DENIED,
+      },
+      {
+        story: `worker ${call.action} from its sibling's private address`,
+        request: fromPublicIp(workerCredentials, '10.0.2.21', call),
+        expected: DENIED,
+      },
+    ])
+
+    // Act / Assess
+    await expectVerdicts(decision, rows)
   })
 
   it('control: without the lock the same stolen-credential requests are allowed, so the denies come from it', async () => {
     // Prepare
-    const withoutLock = [ALLOW_ALL, FOREIGN_POLICY]
-    const denied = LIVE_CASES.filter((row) => row.precise === DENIED)
-    // Act
-    const results = await Promise.all(denied.map((row) => verdict(withoutLock, row.request)))
-    // Assess
-    expect(denied.length).toBeGreaterThan(10)
-    expect(results.every((result) => result === ALLOWED)).toBe(true)
+    const unlocked = decide({ instances: [BYSTANDER.facts] })
+
+    // Act / Assess
+    await expectVerdicts(unlocked, [
+      { story: 'web from outside', request: fromPublicIp(web, ATTACKER_V4), expected: ALLOWED },
+      {
+        story: 'worker via a foreign endpoint',
+        request: throughEndpoint(workerCredentials, { vpc: FOREIGN_VPC, privateIp: '10.0.2.20' }),
+        expected: ALLOWED,
+      },
+    ])
   })
 
   it('cannot refuse sts:GetCallerIdentity (AWS allows it under any deny): a thief learns only whose key it is', async () => {
     // Prepare
-    const policies = rolePolicies(PRECISE)
-    // Act
-    const result = await verdict(policies, fromPublicIp(web, ATTACKER_V4, GET_CALLER_IDENTITY))
-    // Assess
-    expect(result).toBe(ALLOWED)
+    const decision = put(decide({ instances: LIVE }))
+
+    // Act / Assess
+    await expectVerdicts(decision, [
+      {
+        story: 'GetCallerIdentity',
+        request: fromPublicIp(web, ATTACKER_V4, GET_CALLER_IDENTITY),
+        expected: ALLOWED,
+      },
+    ])
   })
 
-  it('leaves the aws:ec2-infrastructure path alone: only the instance principal is governed by the lock', async () => {
-    // Encrypted-EBS and similar KMS calls are made by a different principal,
-    // arn:aws:sts::<account>:assumed-role/aws:ec2-infrastructure/<instance-id>. That session belongs to a
-    // service-managed role, not to ROLE: IAM never evaluates ROLE's inline policies (our lock included) for
-    // it, so there is no verdict of our document to compute on that path and the lock cannot break it. What
-    // the lock does govern is the instance principal when EC2 or another service acts with its credential
-    // (aws:ViaAWSService true, from the service's address): that must stay allowed in every form, including
-    // for an instance the lock names with nothing but a NAT or IPv6 address.
+  it('leaves other sessions of the role alone: only instance credentials carry the instance ARN', async () => {
     // Prepare
-    const infrastructure = `arn:aws:sts::${ACCOUNT}:assumed-role/aws:ec2-infrastructure/${WEB.facts.instanceId}`
-    const kmsCall: ApiCall = { action: 's3:GetObject', resource: 'arn:aws:s3:::example-app-data/volume-key' }
-    // Act
-    const results = await Promise.all(
-      [PRECISE, COMPACT].flatMap((decision) =>
-        [web, worker].map((instance) =>
-          verdict(rolePolicies(decision), viaAwsService(instance, SERVICE_IP, kmsCall)),
-        ),
-      ),
-    )
-    // Assess
-    expect(web.roleName).toBe(ROLE)
-    expect(infrastructure).not.toContain(`assumed-role/${ROLE}/`)
-    expect(results).toEqual([ALLOWED, ALLOWED, ALLOWED, ALLOWED])
+    const decision = put(decide({ instances: LIVE }))
+
+    // Act / Assess
+    await expectVerdicts(decision, [
+      {
+        story: 'a session of the same role that is not an instance’s',
+        request: roleSessionFromPublicIp({ accountId: ACCOUNT, roleName: ROLE }, 'deploy-job', ATTACKER_V4),
+        expected: ALLOWED,
+      },
+    ])
   })
-})
 
-// ---------------------------------------------------------------------------------------------------------
-// Tombstones: a locked instance that can no longer be where its credentials are used.
-// ---------------------------------------------------------------------------------------------------------
+  it('counts a launching (pending) instance as running: it is locked, not tombstoned', () => {
+    // Prepare
+    const pending = { ...WEB.facts, state: 'pending' as const }
 
-/** Every way web can be found after it was locked, with the reason the tombstone must give. */
-const LEAVING: readonly {
-  readonly story: string
-  readonly now: InstanceFacts | undefined
-  readonly reason: string
-}[] = [
-  { story: 'stopped', now: withFacts(WEB, { state: 'stopped', publicIps: [] }), reason: 'stopped' },
-  { story: 'stopping', now: withFacts(WEB, { state: 'stopping' }), reason: 'stopping' },
-  { story: 'shutting-down', now: withFacts(WEB, { state: 'shutting-down' }), reason: 'shutting-down' },
-  { story: 'terminated', now: withFacts(WEB, { state: 'terminated', publicIps: [] }), reason: 'terminated' },
-  {
-    story: 'moved to another role',
-    now: withFacts(WEB, { roleName: 'other-role' }),
-    reason: 'moved to another role',
-  },
-  { story: 'gone from EC2', now: undefined, reason: 'gone from EC2' },
-]
-
-/** web's old credential, from everywhere it used to be allowed and from elsewhere. */
-const WEB_EVERYWHERE: readonly VerdictCase[] = [
-  ...WEB.facts.publicIps.map((ip) => ({
-    story: `from its old public IP ${ip}`,
-    request: fromPublicIp(web, ip),
-    expected: DENIED,
-  })),
-  ...WEB.facts.privateIps.map((ip) => ({
-    story: `through its VPC's endpoint from its old private IP ${ip}`,
-    request: throughEndpoint(web, { vpc: APP_VPC, privateIp: ip }),
-    expected: DENIED,
-  })),
-  {
-    story: 'wildcard-resource action from its old IP',
-    request: fromPublicIp(web, '198.51.100.10', LIST_ROLES),
-    expected: DENIED,
-  },
-  { story: 'via an AWS service', request: viaAwsService(web, SERVICE_IP), expected: DENIED },
-  { story: 'from another IPv4', request: fromPublicIp(web, ATTACKER_V4), expected: DENIED },
-  { story: 'from another IPv6', request: fromPublicIp(web, ATTACKER_V6), expected: DENIED },
-  {
-    story: "through a foreign VPC's endpoint",
-    request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10' }),
-    expected: DENIED,
-  },
-]
-
-/** The siblings are unaffected by web's tombstone. */
-const SIBLINGS_STILL: readonly VerdictCase[] = [
-  { story: 'worker through its NAT', request: fromPublicIp(worker, '198.51.100.200'), expected: ALLOWED },
-  {
-    story: 'worker through its endpoint',
-    request: throughEndpoint(worker, { vpc: APP_VPC, privateIp: '10.0.2.20' }),
-    expected: ALLOWED,
-  },
-  {
-    story: "worker's credentials from elsewhere",
-    request: fromPublicIp(worker, ATTACKER_V4),
-    expected: DENIED,
-  },
-  {
-    story: 'not-opted sibling from anywhere',
-    request: fromPublicIp(bystander, ATTACKER_V4),
-    expected: ALLOWED,
-  },
-]
-
-/** web after it left, decided an hour after the live lock and read back from that lock. */
-function afterLeaving(now: InstanceFacts | undefined): LockDecision {
-  const instances = [now, WORKER.facts, BYSTANDER.facts].filter((facts) => facts !== undefined)
-  return decide({ instances, current: readLock(PRECISE.document), now: at(HOUR) })
-}
-
-describe.each(LEAVING)('tombstone: web $story after it was locked', ({ now, reason }) => {
-  const decision = put(afterLeaving(now))
-
-  it('records a tombstone dated when it was first seen gone, with the reason', () => {
-    // Prepare / Act: decided above
-    // Assess
-    expect(outcomeOf(decision, WEB.facts.instanceId)).toEqual({
-      instanceId: WEB.facts.instanceId,
-      outcome: 'tombstoned',
-      since: at(HOUR),
-      reason,
+    // Act
+    const decision = decide({
+      instances: [pending],
+      current: { locked: new Set([WEB.facts.instanceId]), tombstones: new Map() },
     })
-    expect(readLock(decision.document).tombstones.get(WEB.facts.instanceId)).toEqual(at(HOUR))
+
+    // Assess
+    expect(outcomesOf(decision, WEB.facts.instanceId).map((each) => each.outcome)).toEqual(['locked'])
   })
 
-  it.each([...WEB_EVERYWHERE, ...SIBLINGS_STILL])('$story: $expected', async (row) => {
-    // Prepare
-    const policies = rolePolicies(decision)
+  it('locks an instance with neither public address nor NAT to its own private path only', async () => {
+    // Prepare: a subnet that reaches AWS only through endpoints.
+    const isolated = worker(40, { egressIps: [] })
+
     // Act
-    const result = await verdict(policies, row.request)
+    const decision = put(decide({ instances: [isolated.facts] }))
+
     // Assess
-    expect(result).toBe(row.expected)
+    const isolatedCredentials = credentials(isolated)
+    await expectVerdicts(decision, [
+      {
+        story: 'through its endpoint',
+        request: throughEndpoint(isolatedCredentials, { vpc: APP_VPC, privateIp: '10.0.2.40' }),
+        expected: ALLOWED,
+      },
+      {
+        story: 'RDS from its own address',
+        request: fromPublicIp(isolatedCredentials, '10.0.2.40', IN_VPC_SERVICES[0]),
+        expected: ALLOWED,
+      },
+      { story: 'from outside', request: fromPublicIp(isolatedCredentials, ATTACKER_V4), expected: DENIED },
+    ])
   })
 })
 
-describe('tombstone lifetime', () => {
-  const stopped = withFacts(WEB, { state: 'stopped', publicIps: [] })
-  /** Locked alone at T0, seen stopped at T0 + 1 h. */
-  const first = put(
-    decide({
-      instances: [stopped],
-      current: readLock(put(decide({ instances: [WEB.facts] })).document),
-      now: at(HOUR),
-    }),
-  )
-  const later = (instances: readonly InstanceFacts[], offsetMs: number) =>
-    decide({ instances, current: readLock(first.document), now: at(HOUR + offsetMs) })
+// ---------------------------------------------------------------------------------------------------------
+// Settings: IMDSv1, exempt actions, trusted shared endpoints.
+// ---------------------------------------------------------------------------------------------------------
 
-  it('keeps its original time across re-decisions: same document hours later', () => {
-    // Prepare: the tombstone written at T0 + 1 h
-    // Act
-    const again = put(later([stopped], 5 * HOUR))
-    // Assess
-    expect(again.document).toBe(first.document)
-    expect(outcomeOf(again, WEB.facts.instanceId)).toMatchObject({ outcome: 'tombstoned', since: at(HOUR) })
-  })
-
-  it('survives the instance disappearing from EC2, still refusing its credential', async () => {
-    // Prepare: the tombstone written at T0 + 1 h
-    // Act
-    const gone = put(later([], 6 * HOUR))
-    const result = await verdict(rolePolicies(gone), fromPublicIp(web, '198.51.100.10'))
-    // Assess
-    expect(outcomeOf(gone, WEB.facts.instanceId)).toMatchObject({ outcome: 'tombstoned', since: at(HOUR) })
-    expect(gone.document).toBe(first.document)
-    expect(result).toBe(DENIED)
-  })
-
-  it('is still there one second before the retention ends', () => {
+describe('settings', () => {
+  it('refuses IMDSv1-delivered credentials when asked, even from the instance itself', async () => {
     // Prepare / Act
-    const decision = later([stopped], RETENTION - SECOND)
+    const decision = put(decide({ instances: LIVE, settings: { refuseImdsV1: true } }))
+
     // Assess
-    expect(decision.action).toBe('put')
-    expect(outcomeOf(decision, WEB.facts.instanceId)).toMatchObject({ outcome: 'tombstoned' })
+    await expectVerdicts(decision, [
+      {
+        story: 'IMDSv1 credentials from its own IP',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), { 'ec2:RoleDelivery': '1.0' }),
+        expected: DENIED,
+      },
+      {
+        story: 'IMDSv2 credentials from its own IP',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), { 'ec2:RoleDelivery': '2.0' }),
+        expected: ALLOWED,
+      },
+      {
+        story: 'the bystander’s IMDSv1 credentials',
+        request: withContext(fromPublicIp(bystander, '198.51.100.30'), { 'ec2:RoleDelivery': '1.0' }),
+        expected: ALLOWED,
+      },
+    ])
   })
+
+  it('leaves IMDSv1 credentials alone by default', async () => {
+    // Prepare / Act
+    const decision = put(decide({ instances: LIVE }))
+
+    // Assess
+    await expectVerdicts(decision, [
+      {
+        story: 'IMDSv1 credentials from its own IP',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), { 'ec2:RoleDelivery': '1.0' }),
+        expected: ALLOWED,
+      },
+    ])
+  })
+
+  it('lets a browser use a presigned URL for an exempt action, and only that action', async () => {
+    // Prepare
+    const putObject = { action: 's3:PutObject', resource: GET_OBJECT.resource }
+
+    // Act
+    const decision = put(decide({ instances: LIVE, exemptActions: ['s3:GetObject'] }))
+
+    // Assess
+    await expectVerdicts(decision, [
+      {
+        story: 'exempt GetObject from a browser',
+        request: fromPublicIp(web, ATTACKER_V4),
+        expected: ALLOWED,
+      },
+      {
+        story: 'PutObject from a browser',
+        request: fromPublicIp(web, ATTACKER_V4, putObject),
+        expected: DENIED,
+      },
+      {
+        story: 'PutObject through a foreign endpoint',
+        request: throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10' }, putObject),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('allows a trusted shared-services endpoint from the instance’s own private address only', async () => {
+    // Prepare / Act
+    const decision = put(decide({ instances: LIVE, settings: { trustedVpcEndpoints: [SHARED_ENDPOINT] } }))
+    const shared = (credential: InstanceCredentials, privateIp: string) =>
+      throughEndpoint(credential, { vpc: FOREIGN_VPC, privateIp, vpce: SHARED_ENDPOINT })
+
+    // Assess
+    await expectVerdicts(decision, [
+      { story: 'web from its own IPv4', request: shared(web, '10.0.1.10'), expected: ALLOWED },
+      {
+        story: 'worker from its primary IPv4',
+        request: shared(workerCredentials, '10.0.2.20'),
+        expected: ALLOWED,
+      },
+      {
+        story: 'worker from another address',
+        request: shared(workerCredentials, '10.0.2.99'),
+        expected: DENIED,
+      },
+      {
+        story: 'another endpoint in that VPC',
+        request: throughEndpoint(web, {
+          vpc: FOREIGN_VPC,
+          privateIp: '10.0.1.10',
+          vpce: 'vpce-0fedcba9876543210',
+        }),
+        expected: DENIED,
+      },
+    ])
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Tombstones: old credentials of stopped, terminated and moved instances.
+// ---------------------------------------------------------------------------------------------------------
+
+describe('tombstones', () => {
+  const lockedAtT0 = () => carried(put(decide({ instances: LIVE })))
 
   it.each([
-    { story: 'the instance still stopped', instances: [stopped] },
-    { story: 'the instance gone', instances: [] },
-  ])(
-    'is dropped once the retention has passed ($story): nothing left, the policy is removed',
-    ({ instances }) => {
-      // Prepare / Act
-      const decision = later(instances, RETENTION)
-      // Assess
-      expect(decision.action).toBe('remove')
-      expect(decision.instances).toEqual([
-        { instanceId: WEB.facts.instanceId, outcome: 'expired', reason: expect.any(String) },
-      ])
-    },
-  )
-
-  it('is dropped on its own while the siblings stay locked', async () => {
+    { story: 'stopped', change: { state: 'stopped' as const }, everyCredential: false },
+    { story: 'stopping', change: { state: 'stopping' as const }, everyCredential: false },
+    { story: 'moved to another role', change: { roleName: 'other-role' }, everyCredential: false },
+    { story: 'left without a profile', change: { roleName: undefined }, everyCredential: false },
+    { story: 'terminated', change: { state: 'terminated' as const }, everyCredential: true },
+    { story: 'shutting down', change: { state: 'shutting-down' as const }, everyCredential: true },
+  ])('refuse web’s old credentials everywhere once it is $story', async ({ change, everyCredential }) => {
     // Prepare
-    const both = put(
-      decide({ instances: [stopped, WORKER.facts], current: readLock(PRECISE.document), now: at(HOUR) }),
-    )
+    const current = lockedAtT0()
+    const instances = LIVE.map((facts) => (facts === WEB.facts ? { ...facts, ...change } : facts))
+
     // Act
-    const decision = put(
+    const decision = put(decide({ instances, current, now: at(HOUR) }))
+
+    // Assess
+    const [tombstone] = outcomesOf(decision, WEB.facts.instanceId)
+    expect(tombstone).toMatchObject({ outcome: 'tombstoned' })
+    expect(tombstone?.outcome === 'tombstoned' && tombstone.issuedBefore === undefined).toBe(everyCredential)
+    const old = (request: SimulatedRequest) => withContext(request, issued(at(-HOUR)))
+    await expectVerdicts(decision, [
+      {
+        story: 'old credentials from its old IP',
+        request: old(fromPublicIp(web, '198.51.100.10')),
+        expected: DENIED,
+      },
+      {
+        story: 'old credentials through its endpoint',
+        request: old(throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.10' })),
+        expected: DENIED,
+      },
+      {
+        story: 'old credentials via a service',
+        request: old(viaAwsService(web, SERVICE_IP)),
+        expected: DENIED,
+      },
+      {
+        story: 'worker still locked, from its NAT',
+        request: fromPublicIp(workerCredentials, NAT_1),
+        expected: ALLOWED,
+      },
+      { story: 'bystander untouched', request: fromPublicIp(bystander, ATTACKER_V4), expected: ALLOWED },
+    ])
+  })
+
+  it('refuse a stopped instance’s old credentials but let its fresh ones work once it runs again', async () => {
+    // Prepare: locked at T0, stopped at 1 h, started again at 2 h with a new public address.
+    const stopped = put(
       decide({
-        instances: [stopped, WORKER.facts],
-        current: readLock(both.document),
-        now: at(HOUR + RETENTION),
+        instances: [{ ...WEB.facts, state: 'stopped' }, WORKER.facts],
+        current: lockedAtT0(),
+        now: at(HOUR),
       }),
     )
-    const results = await Promise.all([
-      verdict(rolePolicies(decision), fromPublicIp(worker, '198.51.100.200')),
-      verdict(rolePolicies(decision), fromPublicIp(worker, ATTACKER_V4)),
-    ])
-    // Assess
-    expect(decision.document).not.toContain(WEB.facts.instanceId)
-    expect(decision.document).not.toContain('Tombstone')
-    expect(results).toEqual([ALLOWED, DENIED])
-  })
-
-  it.each([
-    // Tombstones are dated at the end of the retention's twelfth (here the hour) they fall in.
-    { story: '2 h ago: dated at the next whole hour', stoppedAt: at(-2 * HOUR + 250), since: at(-HOUR) },
-    { story: 'on the hour: dated that hour', stoppedAt: at(-2 * HOUR), since: at(-2 * HOUR) },
-    {
-      story: 'just inside the retention',
-      stoppedAt: at(-RETENTION + SECOND),
-      since: at(-RETENTION + HOUR),
-    },
-    {
-      story: 'exactly the retention ago: nothing left to refuse',
-      stoppedAt: at(-RETENTION),
-      since: undefined,
-    },
-  ])('an opted-in instance stopped before it was ever locked, $story', ({ stoppedAt, since }) => {
-    // Prepare
-    const stopped = withFacts(WEB, { state: 'stopped', publicIps: [], stateChangedAt: stoppedAt })
-    // Act
-    const decision = decide({ instances: [stopped], now: T0 })
-    // Assess
-    if (since === undefined) {
-      expect(decision).toEqual({ roleName: ROLE, action: 'remove', instances: [] })
-    } else {
-      expect(outcomeOf(decision, WEB.facts.instanceId)).toMatchObject({ outcome: 'tombstoned', since })
+    const restarted = {
+      ...WEB.facts,
+      publicIps: ['198.51.100.99'],
+      privateIps: ['10.0.1.10'],
+      launchedAt: at(2 * HOUR),
     }
-  })
-})
 
-describe('back to running', () => {
-  const stoppedLock = put(afterLeaving(withFacts(WEB, { state: 'stopped', publicIps: [] })))
-
-  it('stop then start: the tombstone is replaced by a live lock on its new address', async () => {
-    // Prepare: web restarted with a new auto-assigned IPv4 (its Elastic IP and IPv6 addresses stay).
-    const restarted = withFacts(WEB, {
-      publicIps: ['198.51.100.99', '198.51.100.11', '2001:db8:10::10', '2001:db8:10:1::11'],
-    })
     // Act
     const decision = put(
+      decide({ instances: [restarted, WORKER.facts], current: carried(stopped), now: at(2 * HOUR + MINUTE) }),
+    )
+
+    // Assess
+    expect(outcomesOf(decision, WEB.facts.instanceId).map((each) => each.outcome)).toEqual([
+      'locked',
+      'tombstoned',
+    ])
+    await expectVerdicts(decision, [
+      {
+        story: 'fresh credentials from its new IP',
+        request: withContext(fromPublicIp(web, '198.51.100.99'), issued(at(2 * HOUR + 30 * SECOND))),
+        expected: ALLOWED,
+      },
+      {
+        story: 'credentials issued before the stop, from its new IP',
+        request: withContext(fromPublicIp(web, '198.51.100.99'), issued(at(30 * MINUTE))),
+        expected: DENIED,
+      },
+      {
+        story: 'fresh credentials from outside',
+        request: withContext(fromPublicIp(web, ATTACKER_V4), issued(at(2 * HOUR + 30 * SECOND))),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('let a restarted instance’s fresh credentials work even before the controller sees it running', async () => {
+    // Prepare: the stop was handled at 1 h; nothing has run since the restart at 1 h 10.
+    const stopped = put(
+      decide({ instances: [{ ...WEB.facts, state: 'stopped' }], current: lockedAtT0(), now: at(HOUR) }),
+    )
+
+    // Act / Assess: the role carries only what the stop wrote.
+    await expectVerdicts(stopped, [
+      {
+        story: 'fresh credentials from anywhere (no live lock yet)',
+        request: withContext(fromPublicIp(web, '198.51.100.99'), issued(at(HOUR + 10 * MINUTE))),
+        expected: ALLOWED,
+      },
+      {
+        story: 'credentials from before the stop',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), issued(at(HOUR - MINUTE))),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('cover the newer credentials when an instance that ran again stops again', async () => {
+    // Prepare: stopped at 1 h, running from 2 h, stopped again at 5 h.
+    const first = put(
+      decide({ instances: [{ ...WEB.facts, state: 'stopped' }], current: lockedAtT0(), now: at(HOUR) }),
+    )
+    const running = put(
       decide({
-        instances: [restarted, WORKER.facts, BYSTANDER.facts],
-        current: readLock(stoppedLock.document),
+        instances: [{ ...WEB.facts, launchedAt: at(2 * HOUR) }],
+        current: carried(first),
         now: at(2 * HOUR),
       }),
     )
-    const policies = rolePolicies(decision)
-    const results = await Promise.all([
-      verdict(policies, fromPublicIp(web, '198.51.100.99')),
-      verdict(policies, fromPublicIp(web, '198.51.100.11')),
-      verdict(policies, fromPublicIp(web, '2001:db8:10::10')),
-      verdict(policies, throughEndpoint(web, { vpc: APP_VPC, privateIp: '10.0.1.10' })),
-      verdict(policies, viaAwsService(web, SERVICE_IP)),
-      verdict(policies, fromPublicIp(web, '198.51.100.10')),
-      verdict(policies, fromPublicIp(web, ATTACKER_V4)),
-    ])
+
+    // Act
+    const second = put(
+      decide({
+        instances: [{ ...WEB.facts, state: 'stopped' }],
+        current: carried(running),
+        now: at(5 * HOUR),
+      }),
+    )
+
     // Assess
-    expect(outcomeOf(decision, WEB.facts.instanceId)?.outcome).toBe('locked')
-    expect(readLock(decision.document).tombstones.size).toBe(0)
-    expect(results).toEqual([ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED, DENIED, DENIED])
+    await expectVerdicts(second, [
+      {
+        story: 'credentials of the second run',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), issued(at(3 * HOUR))),
+        expected: DENIED,
+      },
+    ])
   })
 
-  it.each([
-    { story: 'after it was locked', current: () => readLock(PRECISE.document) },
-    { story: 'after it was tombstoned', current: () => readLock(stoppedLock.document) },
-  ])('a running instance that opted out $story is released and unaffected', async ({ current }) => {
+  it('keep their time across re-decisions and expire after the retention, siblings staying locked', async () => {
     // Prepare
-    const optedOut = withFacts(WEB, { optedIn: false })
+    const terminated = LIVE.map((facts) =>
+      facts === WEB.facts ? { ...facts, state: 'terminated' as const } : facts,
+    )
+    const first = put(decide({ instances: terminated, current: lockedAtT0(), now: at(HOUR) }))
+    const since = carried(first).tombstones.get(WEB.facts.instanceId)?.since
+
     // Act
-    const decision = decide({ instances: [optedOut, WORKER.facts], current: current(), now: at(2 * HOUR) })
-    const results = await Promise.all([
-      verdict(rolePolicies(decision), fromPublicIp(web, ATTACKER_V4)),
-      verdict(rolePolicies(decision), throughEndpoint(web, { vpc: FOREIGN_VPC, privateIp: '10.0.1.10' })),
-      verdict(rolePolicies(decision), fromPublicIp(worker, ATTACKER_V4)),
-    ])
+    const later = put(decide({ instances: terminated, current: carried(first), now: at(3 * HOUR) }))
+    const lastSecond = put(
+      decide({
+        instances: terminated,
+        current: carried(first),
+        now: new Date((since?.getTime() ?? 0) + RETENTION - SECOND),
+      }),
+    )
+    const expired = put(
+      decide({
+        instances: terminated,
+        current: carried(first),
+        now: new Date((since?.getTime() ?? 0) + RETENTION),
+      }),
+    )
+
     // Assess
-    expect(outcomeOf(decision, WEB.facts.instanceId)).toMatchObject({ outcome: 'released' })
-    expect(results).toEqual([ALLOWED, ALLOWED, DENIED])
+    expect(later.documents).toEqual(first.documents)
+    expect(carried(lastSecond).tombstones.has(WEB.facts.instanceId)).toBe(true)
+    expect(outcomesOf(expired, WEB.facts.instanceId)).toEqual([
+      { instanceId: WEB.facts.instanceId, outcome: 'expired', reason: 'its old credentials have expired' },
+    ])
+    expect(carried(expired).tombstones.has(WEB.facts.instanceId)).toBe(false)
+    await expectVerdicts(expired, [
+      {
+        story: 'worker still locked',
+        request: fromPublicIp(workerCredentials, ATTACKER_V4),
+        expected: DENIED,
+      },
+    ])
   })
 
-  it('the last locked instance opting out removes the policy', () => {
-    // Prepare
-    const webAlone = put(decide({ instances: [WEB.facts] }))
-    // Act
-    const decision = decide({
-      instances: [withFacts(WEB, { optedIn: false })],
-      current: readLock(webAlone.document),
-    })
+  it('survive the instance disappearing from EC2, still refusing its credentials', async () => {
+    // Prepare / Act
+    const decision = put(decide({ instances: [WORKER.facts], current: lockedAtT0(), now: at(HOUR) }))
+
     // Assess
-    expect(decision.action).toBe('remove')
+    expect(outcomesOf(decision, WEB.facts.instanceId)).toEqual([
+      expect.objectContaining({ outcome: 'tombstoned', reason: 'gone from EC2', issuedBefore: undefined }),
+    ])
+    await expectVerdicts(decision, [
+      {
+        story: 'its credentials from its old IP',
+        request: fromPublicIp(web, '198.51.100.10'),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('hold 144 terminations in 12 hours in at most 13 statements (autoscaling churn)', () => {
+    // Prepare
+    let current = NO_LOCK
+    let fleet = Array.from({ length: 10 }, (_, n) => worker(n).facts)
+    let decision: PutDecision | undefined
+    let next = 10
+
+    // Act: one instance replaced every 5 minutes.
+    for (let minute = 0; minute <= 12 * 60; minute += 5) {
+      if (minute > 0) fleet = [...fleet.slice(1), worker(next++).facts]
+      decision = put(decide({ instances: fleet, current, now: at(minute * MINUTE) }))
+      current = carried(decision)
+    }
+
+    // Assess
+    const statements = JSON.parse(decision?.documents[0] ?? '{}').Statement as { Sid?: string }[]
+    expect(current.tombstones.size).toBe(144)
+    expect(
+      statements.filter((statement) => statement.Sid?.startsWith('Tombstone')).length,
+    ).toBeLessThanOrEqual(13)
+    expect(decision?.documents).toHaveLength(1)
+  })
+
+  it('tombstone an opted-in instance stopped before it was ever locked, not one that never opted in', () => {
+    // Prepare
+    const stoppedAt = at(-HOUR)
+    const instances = [
+      { ...WEB.facts, state: 'stopped' as const, stateChangedAt: stoppedAt },
+      { ...BYSTANDER.facts, state: 'stopped' as const, stateChangedAt: stoppedAt },
+      { ...WORKER.facts, state: 'stopped' as const, stateChangedAt: at(-RETENTION) },
+    ]
+
+    // Act
+    const decision = decide({ instances })
+
+    // Assess
     expect(decision.instances).toEqual([
-      { instanceId: WEB.facts.instanceId, outcome: 'released', reason: 'not opted in' },
+      expect.objectContaining({ instanceId: WEB.facts.instanceId, outcome: 'tombstoned', since: stoppedAt }),
     ])
   })
 })
 
-describe('egress the controller cannot see', () => {
-  const unknownEgress = withFacts(WORKER, { natIps: 'unknown' })
-
-  it('an instance routed through a transit gateway is skipped with a reason, not locked', async () => {
-    // Prepare / Act
-    const decision = decide({ instances: [unknownEgress] })
-    const result = await verdict(rolePolicies(decision), fromPublicIp(worker, '198.51.100.200'))
-    // Assess
-    expect(decision.action).toBe('remove')
-    expect(outcomeOf(decision, WORKER.facts.instanceId)).toMatchObject({
-      outcome: 'skipped',
-      reason: expect.stringMatching(/transit gateway.*unknown/),
-    })
-    expect(result).toBe(ALLOWED)
-  })
-
-  it('its siblings are still locked, and it is never denied its own path', async () => {
-    // Prepare / Act
-    const decision = put(
-      decide({ instances: [WEB.facts, unknownEgress], current: readLock(PRECISE.document) }),
-    )
-    const results = await Promise.all([
-      verdict(rolePolicies(decision), fromPublicIp(worker, '198.51.100.200')),
-      verdict(rolePolicies(decision), fromPublicIp(web, ATTACKER_V4)),
-    ])
-    // Assess
-    expect(decision.document).not.toContain(WORKER.facts.instanceId)
-    expect(results).toEqual([ALLOWED, DENIED])
-  })
-})
-
 // ---------------------------------------------------------------------------------------------------------
-// Shape of the document: determinism, minimality, naming, round trip.
+// Fleets: managed policies beyond the inline one.
 // ---------------------------------------------------------------------------------------------------------
 
-describe('document', () => {
-  const tombstoned = put(afterLeaving(withFacts(WEB, { state: 'terminated', publicIps: [] })))
-
-  it('is byte-identical for the same facts in any order and spelling', () => {
-    // Prepare: instances, addresses and the current lock listed in another order, IPv6 in upper case,
-    // host addresses written as /32 and /128.
-    const shuffled = [BYSTANDER.facts, WORKER.facts, WEB.facts].map((facts) => ({
-      ...facts,
-      publicIps: [...facts.publicIps].reverse().map((ip) => ip.toUpperCase()),
-      natIps: facts.natIps === 'unknown' ? facts.natIps : [...facts.natIps].reverse(),
-      privateIps: [...facts.privateIps]
-        .reverse()
-        .map((ip) => (ip.includes('/') ? ip : `${ip}/${ip.includes(':') ? 128 : 32}`)),
+describe('fleets', () => {
+  const natFleet = (count: number) => Array.from({ length: count }, (_, n) => worker(n + 1))
+  function publicFleet(count: number): Machine[] {
+    return Array.from({ length: count }, (_, n) => ({
+      vpcId: APP_VPC,
+      facts: {
+        ...worker(n + 1).facts,
+        publicIps: [`198.18.${n >> 8}.${n & 255}`],
+        egressIps: [],
+      },
     }))
-    const current = readLock(tombstoned.document)
-    const reordered: CurrentLock = {
-      locked: new Set([...current.locked].reverse()),
-      tombstones: new Map([...current.tombstones].reverse()),
-    }
-    // Act
-    const a = decide({ instances: LIVE })
-    const b = decide({ instances: shuffled })
-    const c = decide({ instances: [WORKER.facts, BYSTANDER.facts], current, now: at(2 * HOUR) })
-    const d = decide({ instances: [BYSTANDER.facts, WORKER.facts], current: reordered, now: at(2 * HOUR) })
-    // Assess
-    expect(put(b).document).toBe(put(a).document)
-    expect(put(d).document).toBe(put(c).document)
-  })
-
-  it.each([
-    { form: 'precise', document: () => PRECISE.document },
-    { form: 'compact', document: () => COMPACT.document },
-    { form: 'with a tombstone', document: () => tombstoned.document },
-  ])('is minimal ($form): no list holds the same value twice', ({ document }) => {
-    // Prepare: the same Elastic IP reported on two interfaces, two instances sharing a NAT gateway.
-    const duplicated = [
-      withFacts(WEB, { publicIps: [...WEB.facts.publicIps, '198.51.100.11', '198.51.100.11/32'] }),
-      withFacts(WORKER, { natIps: ['198.51.100.200', '198.51.100.200', '198.51.100.201'] }),
-      withFacts(BYSTANDER, { optedIn: true, natIps: ['198.51.100.200'] }),
-    ]
-    // Act
-    const decisions = [
-      put(decide({ instances: duplicated })),
-      put(decide({ instances: duplicated, otherInlineChars: 9_000 })),
-    ]
-    // Assess
-    for (const lists of [document(), ...decisions.map((each) => each.document)].map(conditionLists)) {
-      for (const list of lists) expect(new Set(list).size).toBe(list.length)
-    }
-    expect(decisions.map((each) => each.form)).toEqual(['precise', 'compact'])
-  })
-
-  it('is named after its region, and names only instances of its region', () => {
-    // Prepare
-    const euSettings: LockSettings = { ...SETTINGS, region: 'eu-west-1' }
-    // Act
-    const eu = put(decide({ instances: LIVE, settings: euSettings }))
-    // Assess
-    expect(lockPolicyName('us-east-1')).toBe('credential-lock-us-east-1')
-    expect(lockPolicyName('eu-west-1')).toBe('credential-lock-eu-west-1')
-    expect(eu.document).toContain(`arn:aws:ec2:eu-west-1:${ACCOUNT}:instance/${WEB.facts.instanceId}`)
-    expect(eu.document).not.toContain('us-east-1')
-    expect(PRECISE.document).not.toContain('eu-west-1')
-  })
-
-  it.each([
-    { form: 'precise', decision: () => PRECISE },
-    { form: 'compact', decision: () => COMPACT },
-    { form: 'precise with a tombstone', decision: () => tombstoned },
-  ])('round-trips through readLock ($form)', ({ decision }) => {
-    // Prepare
-    const { document, instances } = decision()
-    // Act
-    const current = readLock(document)
-    // Assess
-    expect([...current.locked].sort()).toEqual(
-      instances.filter((each) => each.outcome === 'locked').map((each) => each.instanceId),
-    )
-    expect(Object.fromEntries(current.tombstones)).toEqual(
-      Object.fromEntries(
-        instances.flatMap((each) => (each.outcome === 'tombstoned' ? [[each.instanceId, each.since]] : [])),
-      ),
-    )
-  })
-})
-
-// ---------------------------------------------------------------------------------------------------------
-// The 10,240-character budget shared with the role's other inline policies.
-// ---------------------------------------------------------------------------------------------------------
-
-/** An opted-in instance of a larger fleet on the same role, one public and one private IPv4 each. */
-function fleetMember(index: number): Machine {
-  const hex = index.toString(16).padStart(4, '0')
-  return {
-    vpcId: APP_VPC,
-    facts: {
-      instanceId: `i-0abc0def01234${hex}`,
-      state: 'running',
-      roleName: ROLE,
-      optedIn: true,
-      publicIps: [`198.51.100.${index}`],
-      natIps: [],
-      privateIps: [`10.0.${Math.floor(index / 250) + 10}.${(index % 250) + 1}`],
-    },
   }
-}
+  const firstAndLast = (fleet: readonly Machine[]) => [fleet[0], fleet.at(-1)] as Machine[]
 
-describe('budget', () => {
-  const preciseChars = PRECISE.chars
+  it('locks 1,000 workers behind one NAT, spread over the inline and managed policies', async () => {
+    // Prepare
+    const fleet = natFleet(1_000)
 
-  it.each([
-    { story: 'precise fits exactly', other: INLINE_POLICY_BUDGET - preciseChars, form: 'precise' },
-    {
-      story: 'precise is one character over: compact',
-      other: INLINE_POLICY_BUDGET - preciseChars + 1,
-      form: 'compact',
-    },
-    { story: 'compact fits exactly', other: INLINE_POLICY_BUDGET - COMPACT_CHARS, form: 'compact' },
-  ])('$story', ({ other, form }) => {
-    // Prepare / Act
-    const decision = put(decide({ instances: LIVE, otherInlineChars: other }))
+    // Act
+    const decision = put(decide({ instances: fleet.map((machine) => machine.facts), budget: ROOMY }))
+
     // Assess
-    expect(decision.form).toBe(form)
-    expect(decision.chars + other).toBeLessThanOrEqual(INLINE_POLICY_BUDGET)
-    expect(decision.chars).toBe(policyChars(decision.document))
+    expect(decision.form).toBe('precise')
+    expect(decision.documents.length).toBeLessThanOrEqual(11)
+    expect(decision.chars[0]).toBeLessThanOrEqual(INLINE_POLICY_BUDGET)
+    for (const chars of decision.chars.slice(1)) expect(chars).toBeLessThanOrEqual(MANAGED_POLICY_BUDGET)
+    expect(carried(decision).locked.size).toBe(1_000)
+    const [first, last] = firstAndLast(fleet).map(credentials)
+    await expectVerdicts(decision, [
+      {
+        story: 'first worker via NAT',
+        request: fromPublicIp(first as InstanceCredentials, NAT_1),
+        expected: ALLOWED,
+      },
+      {
+        story: 'last worker via NAT',
+        request: fromPublicIp(last as InstanceCredentials, NAT_2),
+        expected: ALLOWED,
+      },
+      {
+        story: 'last worker through its endpoint',
+        request: throughEndpoint(last as InstanceCredentials, {
+          vpc: APP_VPC,
+          privateIp: last?.privateIpv4 ?? '',
+        }),
+        expected: ALLOWED,
+      },
+      {
+        story: 'first worker from outside',
+        request: fromPublicIp(first as InstanceCredentials, ATTACKER_V4),
+        expected: DENIED,
+      },
+      {
+        story: 'last worker from outside',
+        request: fromPublicIp(last as InstanceCredentials, ATTACKER_V4),
+        expected: DENIED,
+      },
+      {
+        story: 'last worker through its endpoint from the first one’s address',
+        request: throughEndpoint(last as InstanceCredentials, {
+          vpc: APP_VPC,
+          privateIp: first?.privateIpv4 ?? '',
+        }),
+        expected: DENIED,
+      },
+    ])
   })
 
-  it('refuses with LockTooLargeError naming role, sizes and limit when even compact does not fit', () => {
+  it('keeps 60 public instances precise: one instance’s credentials refused from a sibling’s address', async () => {
     // Prepare
-    const other = INLINE_POLICY_BUDGET - COMPACT_CHARS + 1
+    const fleet = publicFleet(60)
+    const [first, last] = firstAndLast(fleet)
+
     // Act
-    const attempt = () => decide({ instances: LIVE, otherInlineChars: other })
+    const decision = put(decide({ instances: fleet.map((machine) => machine.facts), budget: ROOMY }))
+
+    // Assess
+    expect(decision.form).toBe('precise')
+    await expectVerdicts(decision, [
+      {
+        story: 'last from its own address',
+        request: fromPublicIp(credentials(last as Machine), last?.facts.publicIps[0] ?? ''),
+        expected: ALLOWED,
+      },
+      {
+        story: 'last from the first one’s address',
+        request: fromPublicIp(credentials(last as Machine), first?.facts.publicIps[0] ?? ''),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('keeps 300 public instances locked against outsiders', async () => {
+    // Prepare
+    const fleet = publicFleet(300)
+    const last = fleet.at(-1) as Machine
+
+    // Act
+    const decision = put(decide({ instances: fleet.map((machine) => machine.facts), budget: ROOMY }))
+
+    // Assess
+    expect(decision.instances.every((outcome) => outcome.outcome === 'locked')).toBe(true)
+    await expectVerdicts(decision, [
+      {
+        story: 'from its own address',
+        request: fromPublicIp(credentials(last), last.facts.publicIps[0] ?? ''),
+        expected: ALLOWED,
+      },
+      { story: 'from outside', request: fromPublicIp(credentials(last), ATTACKER_V4), expected: DENIED },
+    ])
+  })
+
+  it('leaves the instances that do not fit unprotected, each saying why, the rest locked', async () => {
+    // Prepare: room for the inline policy only.
+    const fleet = natFleet(400)
+
+    // Act
+    const decision = put(decide({ instances: fleet.map((machine) => machine.facts), budget: INLINE_ONLY }))
+
+    // Assess
+    const unprotected = decision.instances.filter((outcome) => outcome.outcome === 'unprotected')
+    const locked = decision.instances.filter((outcome) => outcome.outcome === 'locked')
+    expect(unprotected.length).toBeGreaterThan(0)
+    expect(locked.length).toBeGreaterThan(100)
+    expect(unprotected[0]).toMatchObject({ reason: expect.stringContaining('policy budget') })
+    expect(decision.documents).toHaveLength(1)
+    const lockedMachine = fleet[0] as Machine
+    await expectVerdicts(decision, [
+      {
+        story: 'a locked one from outside',
+        request: fromPublicIp(credentials(lockedMachine), ATTACKER_V4),
+        expected: DENIED,
+      },
+    ])
+  })
+
+  it('refuses with LockTooLargeError naming role, sizes and limit when not even the tombstones fit', () => {
+    // Prepare: a tombstone the role's own policies leave no room for.
+    const current: CurrentLock = {
+      locked: new Set(),
+      tombstones: new Map([[WEB.facts.instanceId, { since: T0 } satisfies TombstoneEntry]]),
+    }
+
+    // Act
+    const attempt = () =>
+      decide({
+        instances: [],
+        current,
+        budget: { otherInlineChars: INLINE_POLICY_BUDGET - 10, managedPolicies: 0 },
+      })
+
     // Assess
     expect(attempt).toThrow(LockTooLargeError)
     expect(attempt).toThrow(
-      new RegExp(`role ${ROLE} needs ${COMPACT_CHARS} characters.* already use ${other} of IAM's 10240`),
+      /role app-server needs \d+ characters, but the role's other inline policies already use 10230/,
     )
-    try {
-      attempt()
-    } catch (error) {
-      expect(error).toMatchObject({
-        name: 'LockTooLargeError',
-        roleName: ROLE,
-        lockChars: COMPACT_CHARS,
-        otherInlineChars: other,
-        limitChars: INLINE_POLICY_BUDGET,
-      })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// The documents themselves.
+// ---------------------------------------------------------------------------------------------------------
+
+describe('documents', () => {
+  it('are byte-identical for the same facts in any order', () => {
+    // Prepare
+    const shuffled = [...LIVE].reverse().map((facts) => ({
+      ...facts,
+      privateIps: [...facts.privateIps].reverse(),
+      egressIps: facts.egressIps === 'unknown' ? facts.egressIps : [...facts.egressIps].reverse(),
+    }))
+
+    // Act
+    const a = put(decide({ instances: LIVE }))
+    const b = put(decide({ instances: shuffled }))
+
+    // Assess
+    expect(b.documents).toEqual(a.documents)
+  })
+
+  it('read back every locked instance and tombstone, with its dates', () => {
+    // Prepare
+    const locked = put(decide({ instances: LIVE }))
+    const stopped = LIVE.map((facts) =>
+      facts === WEB.facts ? { ...facts, state: 'stopped' as const } : facts,
+    )
+
+    // Act
+    const current = carried(
+      put(decide({ instances: stopped, current: carried(locked), now: at(HOUR + 500) })),
+    )
+
+    // Assess
+    expect([...current.locked].sort()).toEqual(
+      [WORKER, WORKER_2, V6_ONLY, NODE].map((machine) => machine.facts.instanceId).sort(),
+    )
+    expect(current.tombstones.get(WEB.facts.instanceId)).toEqual({ since: at(HOUR), issuedBefore: at(HOUR) })
+  })
+
+  it('read as empty when they are not the controller’s', () => {
+    // Prepare / Act / Assess
+    for (const document of [undefined, 'not json', '{"Statement":"nope"}', '{"Statement":[1,null]}']) {
+      expect(readLock(document)).toEqual({ locked: new Set(), tombstones: new Map() })
     }
   })
 
-  describe('a fleet too large for the precise form', () => {
-    const fleet = Array.from({ length: 40 }, (_, index) => fleetMember(index + 1))
-    const decision = put(decide({ instances: fleet.map((member) => member.facts) }))
+  it('are removed when no instance needs a lock any more', () => {
+    // Prepare
+    const current = carried(put(decide({ instances: [WEB.facts] })))
 
-    it('falls back to compact within the budget', () => {
-      // Prepare / Act: decided above
-      // Assess
-      expect(decision.form).toBe('compact')
-      expect(decision.chars + FOREIGN_CHARS).toBeLessThanOrEqual(INLINE_POLICY_BUDGET)
-      expect(policyChars(renderLock('precise', lockedOf(decision), [])) + FOREIGN_CHARS).toBeGreaterThan(
-        INLINE_POLICY_BUDGET,
-      )
-    })
+    // Act
+    const decision = decide({ instances: [{ ...WEB.facts, optedIn: false }], current })
 
-    it('still allows every instance its own public and private path', async () => {
-      // Prepare
-      const policies = rolePolicies(decision)
-      // Act
-      const results = await Promise.all(
-        fleet.flatMap((member) => {
-          const instance = credentials(member)
-          const [publicIp = '', privateIp = ''] = [member.facts.publicIps[0], member.facts.privateIps[0]]
-          return [
-            verdict(policies, fromPublicIp(instance, publicIp)),
-            verdict(policies, throughEndpoint(instance, { vpc: APP_VPC, privateIp })),
-          ]
-        }),
-      )
-      // Assess
-      expect(results.filter((result) => result !== ALLOWED)).toEqual([])
-    })
-
-    it.each([
-      {
-        story: 'from another IPv4',
-        request: (instance: InstanceCredentials) => fromPublicIp(instance, ATTACKER_V4),
-      },
-      {
-        story: 'from another IPv6',
-        request: (instance: InstanceCredentials) => fromPublicIp(instance, ATTACKER_V6),
-      },
-      {
-        story: "through a foreign VPC's endpoint with its own private IP",
-        request: (instance: InstanceCredentials) =>
-          throughEndpoint(instance, { vpc: FOREIGN_VPC, privateIp: '10.0.10.2' }),
-      },
-      {
-        story: 'through its own VPC from an address no locked instance has',
-        request: (instance: InstanceCredentials) =>
-          throughEndpoint(instance, { vpc: APP_VPC, privateIp: '10.0.99.9' }),
-      },
-    ])('still refuses outsiders: $story', async ({ request }) => {
-      // Prepare
-      const policies = rolePolicies(decision)
-      const members = [fleet[0], fleet[39]].filter((member) => member !== undefined)
-      // Act
-      const results = await Promise.all(
-        members.map((member) => verdict(policies, request(credentials(member)))),
-      )
-      // Assess
-      expect(results).toEqual([DENIED, DENIED])
+    // Assess
+    expect(decision).toEqual({
+      roleName: ROLE,
+      action: 'remove',
+      instances: [{ instanceId: WEB.facts.instanceId, outcome: 'released', reason: 'not opted in' }],
     })
   })
 
-  it('refuses a fleet too large even for compact, given the other inline policies', () => {
+  it('skip an instance whose egress is unknown, with the reason, without refusing it anything', async () => {
     // Prepare
-    const fleet = Array.from({ length: 200 }, (_, index) => fleetMember(index + 1).facts)
+    const spoke = worker(50, {
+      egressIps: 'unknown',
+      egressUnknownReason: 'its default route leads to transit gateway tgw-0123; set knownEgress for it',
+    })
+
     // Act
-    const attempt = () => decide({ instances: fleet })
+    const decision = put(decide({ instances: [spoke.facts, WORKER.facts] }))
+
     // Assess
-    expect(attempt).toThrow(LockTooLargeError)
+    expect(outcomesOf(decision, spoke.facts.instanceId)).toEqual([
+      {
+        instanceId: spoke.facts.instanceId,
+        outcome: 'skipped',
+        reason: 'its default route leads to transit gateway tgw-0123; set knownEgress for it',
+      },
+    ])
+    await expectVerdicts(decision, [
+      {
+        story: 'skipped from anywhere',
+        request: fromPublicIp(credentials(spoke), ATTACKER_V4),
+        expected: ALLOWED,
+      },
+    ])
+  })
+
+  it('are named after their region', () => {
+    expect(lockPolicyName('eu-west-3')).toBe('credential-lock-eu-west-3')
   })
 })
 
 // ---------------------------------------------------------------------------------------------------------
-// Facts that cannot describe a real instance.
+// Opt-in and facts that cannot describe a real instance.
 // ---------------------------------------------------------------------------------------------------------
 
-describe('invalid facts', () => {
+describe('opt-in and invalid facts', () => {
+  const TAG = { key: 'credential-lock', value: 'enabled' }
+
+  it.each([
+    { tags: [{ Key: 'credential-lock', Value: 'enabled' }], optedIn: true },
+    { tags: [{ Key: 'credential-lock', Value: 'Enabled' }], optedIn: false },
+    { tags: [{ Key: 'team', Value: 'enabled' }], optedIn: false },
+    {
+      tags: [
+        { Key: 'credential-lock', Value: 'no' },
+        { Key: 'other', Value: 'enabled' },
+      ],
+      optedIn: false,
+    },
+    { tags: [], optedIn: false },
+  ])('opts in $tags: $optedIn', ({ tags, optedIn }) => {
+    expect(isOptedIn(tags, TAG)).toBe(optedIn)
+  })
+
+  it.each([
+    { part: 'accountId', value: '1234-5678-9012' },
+    { part: 'accountId', value: 'x123456789012' },
+    { part: 'accountId', value: '123456789012x' },
+    { part: 'region', value: 'us-east-1a' },
+    { part: 'region', value: 'us-east-1 ' },
+    { part: 'partition', value: 'aws ' },
+    { part: 'partition', value: 'xaws' },
+  ])('refuses an ARN $part of "$value"', ({ part, value }) => {
+    // Prepare
+    const scope = { ...SETTINGS, [part]: value }
+
+    // Act / Assess
+    expect(() => instanceArn(scope, WEB.facts.instanceId)).toThrow(InvalidFactsError)
+  })
+
+  it.each(['aws', 'aws-cn', 'aws-us-gov'])('accepts the partition %s', (partition) => {
+    expect(instanceArn({ ...SETTINGS, partition }, 'i-01234567')).toBe(
+      `arn:${partition}:ec2:${REGION}:${ACCOUNT}:instance/i-01234567`,
+    )
+  })
+
   it.each([
     {
-      story: 'a public IPv4 out of range',
-      change: { publicIps: ['198.51.100.300'] },
-      message: /"198.51.100.300" is not an IPv4 or IPv6/,
-    },
-    {
-      story: 'a public IPv6 that is not one',
-      change: { publicIps: ['2001:db8::g'] },
-      message: /"2001:db8::g" is not/,
-    },
-    {
-      story: 'a NAT address that is an id',
-      change: { natIps: ['eipalloc-0123456789abcdef0'] },
-      message: /Public address of i-0a1b2c3d4e5f60718 "eipalloc/,
-    },
-    {
-      story: 'a private prefix too long',
-      change: { privateIps: ['10.0.1.10/33'] },
-      message: /"10.0.1.10\/33" has an invalid prefix length/,
-    },
-    {
-      story: 'an IPv6 prefix too long',
-      change: { privateIps: ['2001:db8:10::/129'] },
-      message: /invalid prefix length/,
-    },
-    {
-      story: 'no private address',
-      change: { privateIps: [] },
-      message: /i-0a1b2c3d4e5f60718 has no private address/,
-    },
-    {
-      story: 'an instance id too short',
-      change: { instanceId: 'i-0a1b2c3' },
-      message: /"i-0a1b2c3" is not an EC2 instance ID/,
-    },
-    {
-      story: 'an instance id in upper case',
-      change: { instanceId: 'i-0A1B2C3D4E5F60718' },
+      story: 'a bad instance ID',
+      facts: { ...WEB.facts, instanceId: 'i-xyz' },
       message: /not an EC2 instance ID/,
     },
     {
-      story: 'an instance name instead of an id',
-      change: { instanceId: 'web-1' },
-      message: /"web-1" is not an EC2 instance ID/,
-    },
-  ])('$story', ({ change, message }) => {
-    // Prepare
-    const facts = withFacts(WEB, change as Partial<InstanceFacts>)
-    // Act
-    const attempt = () => decide({ instances: [facts] })
-    // Assess
-    expect(attempt).toThrow(InvalidFactsError)
-    expect(attempt).toThrow(message)
-  })
-
-  it.each([
-    { story: 'a partition in upper case', change: { partition: 'AWS' }, message: /partition "AWS"/ },
-    { story: 'an unknown partition', change: { partition: 'azure' }, message: /partition "azure"/ },
-    { story: 'a region with a space', change: { region: 'us east 1' }, message: /region "us east 1"/ },
-    { story: 'a region without its number', change: { region: 'us-east' }, message: /region "us-east"/ },
-    {
-      story: 'an availability zone instead of a region',
-      change: { region: 'us-east-1a' },
-      message: /region "us-east-1a"/,
+      story: 'no private address',
+      facts: { ...WEB.facts, privateIps: [] },
+      message: /has no private address/,
     },
     {
-      story: 'an account id as the console shows it',
-      change: { accountId: '1234-5678-9012' },
-      message: /accountId "1234-5678-9012"/,
+      story: 'a bad address',
+      facts: { ...WEB.facts, publicIps: ['54.0.0.999'] },
+      message: /not an IPv4 or IPv6/,
     },
-    {
-      story: 'an account id one digit short',
-      change: { accountId: '12345678901' },
-      message: /accountId "12345678901"/,
-    },
-    { story: 'an account alias', change: { accountId: 'acme-prod' }, message: /accountId "acme-prod"/ },
-  ])('$story', ({ change, message }) => {
-    // Prepare
-    const settings: LockSettings = { ...SETTINGS, ...change }
-    // Act
-    const attempt = () => decide({ instances: [WEB.facts], settings })
-    // Assess
-    expect(attempt).toThrow(InvalidFactsError)
-    expect(attempt).toThrow(message)
-  })
-
-  it('accepts every real partition and region shape, and settings carrying more than the scope', () => {
-    // Prepare
-    const scopes = [
-      { partition: 'aws-cn', region: 'cn-northwest-1' },
-      { partition: 'aws-us-gov', region: 'us-gov-west-1' },
-      { partition: 'aws-iso-b', region: 'us-isob-east-1' },
-      { partition: 'aws', region: 'ap-southeast-5' },
-    ]
-    const extended = { ...SETTINGS, tombstoneRetentionMs: 1.5 * HOUR, tagKey: 'CredentialLock' }
-    // Act
-    const decisions = [
-      ...scopes.map((scope) => put(decide({ instances: [WEB.facts], settings: { ...SETTINGS, ...scope } }))),
-      put(decide({ instances: [WEB.facts], settings: extended })),
-    ]
-    // Assess
-    expect(decisions.map((each) => each.action)).toEqual(['put', 'put', 'put', 'put', 'put'])
-    expect(decisions[0]?.document).toContain(`arn:aws-cn:ec2:cn-northwest-1:${ACCOUNT}:instance/`)
-  })
-})
-
-// ---------------------------------------------------------------------------------------------------------
-// The verdict helper itself: it must never turn a request it cannot model into a verdict.
-// ---------------------------------------------------------------------------------------------------------
-
-describe('verdict helper', () => {
-  const policies = rolePolicies(PRECISE)
-
-  it.each([
-    {
-      story: 'a context key the simulator would silently drop',
-      request: {
-        ...fromPublicIp(web, ATTACKER_V4),
-        context: { ...fromPublicIp(web, ATTACKER_V4).context, 'aws:SourceIpAddress': '1.2.3.4' },
-      },
-      message: /ignored context keys aws:SourceIpAddress/,
-    },
-    {
-      story: 'an IP key that holds no IP',
-      request: fromPublicIp(web, 'not-an-ip'),
-      message: /aws:SourceIp must be an IP/,
-    },
-    {
-      story: 'an action that does not exist',
-      request: fromPublicIp(web, ATTACKER_V4, { action: 's3:GetObjekt', resource: '*' }),
-      message: /rejected the simulation/,
-    },
-    {
-      story: 'a resource the action does not take',
-      request: fromPublicIp(web, ATTACKER_V4, {
-        action: 's3:GetObject',
-        resource: 'arn:aws:sqs:us-east-1:123456789012:jobs',
-      }),
-      message: /rejected the simulation/,
-    },
-  ])('refuses $story', async ({ request, message }) => {
-    // Prepare / Act
-    const attempt = verdict(policies, request)
-    // Assess
-    await expect(attempt).rejects.toThrow(message)
+  ])('refuses $story', ({ facts, message }) => {
+    expect(() => decide({ instances: [facts] })).toThrow(message)
   })
 })

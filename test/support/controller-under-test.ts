@@ -4,7 +4,7 @@ import { EC2Client } from '@aws-sdk/client-ec2'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { SQSClient } from '@aws-sdk/client-sqs'
-import type { ControllerConfig } from '../../handlers/config.js'
+import { type ControllerConfig, readConfig } from '../../handlers/config.js'
 import { createHandler } from '../../handlers/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
 import { useMotoAccount } from './moto.js'
@@ -59,14 +59,7 @@ export function controllerUnderTest(
       serviceName: 'credential-lock',
       singleMetric: false,
     }),
-    config: {
-      region: 'us-east-1',
-      lockTag: { key: 'credential-lock', value: 'enabled' },
-      dryRun: false,
-      tombstoneRetentionMs: 12 * 3_600_000,
-      auditEventBus: 'default',
-      ...options.config,
-    },
+    config: { ...readConfig({ AWS_REGION: 'us-east-1' }), ...options.config },
     now: () => new Date(Date.now() + offsetMs),
   })
   return {

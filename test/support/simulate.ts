@@ -43,7 +43,15 @@ export interface InstanceCredentials {
   readonly vpcId: string
   /** Its primary private IPv4 (`aws:EC2InstanceSourcePrivateIPv4`); undefined for an IPv6-only instance. */
   readonly privateIpv4?: string | undefined
+  /**
+   * When the credential was issued (`aws:TokenIssueTime`, present on every temporary credential).
+   * @default {@link LONG_AGO}: a credential older than any tombstone in the tests
+   */
+  readonly issuedAt?: Date | undefined
 }
+
+/** The issue time of a credential when a test does not say: older than every event the tests play. */
+export const LONG_AGO = new Date('2020-01-01T00:00:00.000Z')
 
 /** The API call being authorized. */
 export interface ApiCall {
@@ -95,6 +103,7 @@ export function instanceSessionKeys(instance: InstanceCredentials): Record<strin
     'aws:userid': `AROAEXAMPLEROLEID:${instance.instanceId}`,
     'ec2:SourceInstanceARN': `arn:${partition}:ec2:${instance.region}:${instance.accountId}:instance/${instance.instanceId}`,
     'aws:EC2InstanceSourceVPC': instance.vpcId,
+    'aws:TokenIssueTime': (instance.issuedAt ?? LONG_AGO).toISOString(),
   }
   if (instance.privateIpv4 !== undefined) keys['aws:EC2InstanceSourcePrivateIPv4'] = instance.privateIpv4
   return keys
@@ -237,4 +246,18 @@ function assertContextValues(context: Readonly<Record<string, string>>): void {
       throw new Error(`Context key ${key} must be "true" or "false", got "${value}".`)
     }
   }
+}
+
+/** The same request with more context keys: when its credential was issued, how IMDS delivered it, ... */
+export function withContext(
+  request: SimulatedRequest,
+  keys: Readonly<Record<string, string>>,
+): SimulatedRequest {
+  return { ...request, context: { ...request.context, ...keys } }
+}
+
+/** The same request without a context key (a path where AWS does not set it). */
+export function withoutContext(request: SimulatedRequest, key: string): SimulatedRequest {
+  const { [key]: _dropped, ...context } = request.context
+  return { ...request, context }
 }

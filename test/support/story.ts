@@ -130,6 +130,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     instanceId: who.instanceId,
     vpcId: world.vpcId,
     privateIpv4: who.privateIp,
+    // The credential IMDS handed out just after the instance's latest start, as EC2 last described it.
+    issuedAt: who.launchedAt && new Date(who.launchedAt.getTime() + 1_000),
   })
   const publicCall = (
     who: string,

@@ -95,6 +95,8 @@ export interface WorldInstance {
   readonly publicIp: string | undefined
   readonly instanceProfileArn: string | undefined
   readonly optedIn: boolean
+  /** When it last started (EC2 updates LaunchTime on every start). */
+  readonly launchedAt: Date | undefined
 }
 
 export interface DefendersWorld {
@@ -344,6 +346,7 @@ function toWorldInstance(instance: Instance, arnPrefix: string): WorldInstance {
     publicIp: instance.PublicIpAddress,
     instanceProfileArn: instance.IamInstanceProfile?.Arn,
     optedIn: isOptedIn(tags, OPT_IN_TAG),
+    launchedAt: instance.LaunchTime,
   }
 }
 
