@@ -1,3 +1,4 @@
+import { exemptActionsFrom, InvalidSettingError, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { ConfigError } from './errors.js'
 
 export interface ControllerConfig {
@@ -33,55 +34,9 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     tombstoneRetentionMs: hours(env, 'TOMBSTONE_RETENTION_HOURS', 12) * HOUR_MS,
     auditEventBus: nonEmpty(env, 'AUDIT_EVENT_BUS', 'default'),
     refuseImdsV1: flag(env, 'REFUSE_IMDSV1'),
-    exemptActions: exemptActions(env, 'EXEMPT_ACTIONS'),
-    managedPolicyQuota: wholeNumber(env, 'MANAGED_POLICY_QUOTA', 10, { min: 1, max: 20 }),
+    exemptActions: checked(env, 'EXEMPT_ACTIONS', exemptActionsFrom, new Map()),
+    managedPolicyQuota: checked(env, 'MANAGED_POLICY_QUOTA', managedPolicyQuotaFrom, 10),
   }
-}
-
-function wholeNumber(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  fallback: number,
-  range: { readonly min: number; readonly max: number },
-): number {
-  const value = env[name]
-  if (value === undefined) return fallback
-  const parsed = Number(value)
-  if (!Number.isInteger(parsed) || parsed < range.min || parsed > range.max) {
-    throw new ConfigError(`${name} is "${value}": give a whole number from ${range.min} to ${range.max}.`)
-  }
-  return parsed
-}
-
-/** IAM action names: `service:Action`, wildcards allowed after the colon. */
-const ACTION = /^[a-z0-9-]+:[A-Za-z0-9*?]+$/
-
-function exemptActions(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-): ReadonlyMap<string, readonly string[]> {
-  const value = env[name]
-  if (value === undefined || value.trim() === '') return new Map()
-  const expected = `give a JSON object from role names to lists of actions, such as {"web-role":["s3:GetObject"]}`
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(value)
-  } catch {
-    throw new ConfigError(`${name} is not JSON: ${expected}.`)
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`${name} is ${JSON.stringify(parsed)}: ${expected}.`)
-  }
-  return new Map(
-    Object.entries(parsed).map(([roleName, actions]) => {
-      const valid =
-        Array.isArray(actions) && actions.length > 0 && actions.every((a) => ACTION.test(String(a)))
-      if (!valid || actions.includes('*')) {
-        throw new ConfigError(`${name} for role ${roleName} is ${JSON.stringify(actions)}: ${expected}.`)
-      }
-      return [roleName, actions as string[]]
-    }),
-  )
 }
 
 function nonEmpty(env: Readonly<Record<string, string | undefined>>, name: string, fallback: string): string {
@@ -107,4 +62,21 @@ function hours(env: Readonly<Record<string, string | undefined>>, name: string, 
     throw new ConfigError(`${name} is "${value}": give a number of hours from 1 to 48.`)
   }
   return parsed
+}
+
+/** A setting checked by the pure checks shared with infra/, turned into the controller's own error. */
+function checked<Value>(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  read: (value: string, setting: string) => Value,
+  fallback: Value,
+): Value {
+  const value = env[name]
+  if (value === undefined) return fallback
+  try {
+    return read(value, name)
+  } catch (error) {
+    if (error instanceof InvalidSettingError) throw new ConfigError(error.message, { cause: error })
+    throw error
+  }
 }

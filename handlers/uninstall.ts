@@ -1,7 +1,7 @@
 import { IAMClient } from '@aws-sdk/client-iam'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { lockPolicyName } from '../policy/lock.js'
-import { instanceProfileRoles, removeOwnPolicy } from './iam-roles.js'
+import { instanceProfileRoles, listManagedParts, removeManagedPart, removeOwnPolicy } from './iam-roles.js'
 
 /** What the custom resource provider framework expects back from an onEvent handler. */
 export interface UninstallResponse {
@@ -9,8 +9,9 @@ export interface UninstallResponse {
 }
 
 /**
- * On stack deletion, removes the controller's policy from every role an instance profile holds, and only that
- * policy: every other inline policy is left as it is. Create and Update have nothing to do.
+ * On stack deletion, removes the controller's policy from every role an instance profile holds, and the managed
+ * policies it created under its own path, and only those: every other policy is left as it is. Create and Update
+ * have nothing to do.
  */
 export async function uninstall(
   event: CloudFormationCustomResourceEvent,
@@ -22,6 +23,10 @@ export async function uninstall(
     const roleNames = new Set((await instanceProfileRoles(iam)).values())
     // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
     for (const roleName of roleNames) await removeOwnPolicy(iam, roleName, policyName)
+    // The managed policies a large fleet needed, found by their path: roles outside instance profiles included.
+    for (const parts of (await listManagedParts(iam, region)).values()) {
+      for (const part of parts) await removeManagedPart(iam, part)
+    }
   }
   return { PhysicalResourceId: policyName }
 }

@@ -14,8 +14,10 @@ import { Topic } from 'aws-cdk-lib/aws-sns'
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { handlerFunction } from './lambda-defaults.js'
 import { LockUninstall } from './lock-uninstall.js'
+import { OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT, ownManagedPolicyGrants } from './own-policies.js'
 
 export interface CredentialLockProps {
   /**
@@ -68,6 +70,24 @@ export interface CredentialLockProps {
    * @default 'default' - the account's default event bus
    */
   readonly auditEventBusName?: string
+  /**
+   * Refuse instance credentials that IMDSv1 delivered (`ec2:RoleDelivery` below 2.0), the usual SSRF path.
+   * Instances that still use IMDSv1 lose their AWS access: require IMDSv2 on them first.
+   * @default false
+   */
+  readonly refuseImdsV1?: boolean
+  /**
+   * Per role name, actions the lock does not refuse by address, for workloads that hand presigned URLs to
+   * browsers (the URL is used from the browser's address). Tombstones still refuse them.
+   * @default - none: every action is locked
+   */
+  readonly exemptActions?: Readonly<Record<string, readonly string[]>>
+  /**
+   * Managed policies a role may carry in all (IAM's quota per role, 10 unless the account raised it). A fleet too
+   * large for the inline policy spills into managed policies the controller owns, within what the role leaves.
+   * @default 10
+   */
+  readonly managedPolicyQuota?: number
 }
 
 /** The one message group of the FIFO queue: every event is processed in order, one batch at a time. */
@@ -112,6 +132,9 @@ interface LockSettings {
   readonly logRetention: RetentionDays
   readonly createTrail: boolean
   readonly auditEventBusName: string
+  readonly refuseImdsV1: boolean
+  readonly exemptActions: ReadonlyMap<string, readonly string[]>
+  readonly managedPolicyQuota: number
 }
 
 /**
@@ -258,6 +281,14 @@ export class CredentialLock extends Construct {
         resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
       }),
     )
+    for (const statement of ownManagedPolicyGrants(stack)) role.addToPolicy(statement)
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'CountRoleManagedPolicies',
+        actions: ['iam:ListAttachedRolePolicies'],
+        resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
+      }),
+    )
     role.addToPolicy(
       new PolicyStatement({
         sid: 'NeverChangeOwnRole',
@@ -272,9 +303,10 @@ export class CredentialLock extends Construct {
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways and DescribeNetworkInterfaces ' +
-          'support no resource-level permissions.',
+          'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways, DescribeNetworkInterfaces and ' +
+          'iam:ListPolicies support no resource-level permissions.',
       },
+      OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT,
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/*]',
         reason: 'The controller must list every instance profile to know which roles instances use.',
@@ -302,6 +334,9 @@ export class CredentialLock extends Construct {
         DRY_RUN: String(settings.dryRun),
         TOMBSTONE_RETENTION_HOURS: String(settings.tombstoneRetention.toHours()),
         AUDIT_EVENT_BUS: settings.auditEventBusName,
+        REFUSE_IMDSV1: String(settings.refuseImdsV1),
+        EXEMPT_ACTIONS: JSON.stringify(Object.fromEntries(settings.exemptActions)),
+        MANAGED_POLICY_QUOTA: String(settings.managedPolicyQuota),
         DEAD_LETTER_QUEUE_URL: deadLetterQueue.queueUrl,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -410,6 +445,17 @@ export class CredentialLock extends Construct {
           period: Duration.minutes(5),
         }),
       ),
+      aboveZero(
+        'UnprotectedInstanceAlarm',
+        'An opted-in instance could not be locked (metric InstancesUnprotected): read "why is an instance locked".',
+        new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: 'InstancesUnprotected',
+          dimensionsMap: { service: SERVICE_NAME },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+      ),
       this.alarm(
         'QueueAgeAlarm',
         'Events have waited more than 15 minutes: the controller is stuck or failing, so locks are stale.',
@@ -479,6 +525,9 @@ function validatedSettings(props: CredentialLockProps): LockSettings {
     logRetention: props.logRetention ?? RetentionDays.ONE_YEAR,
     createTrail: props.createTrail ?? false,
     auditEventBusName: props.auditEventBusName ?? 'default',
+    refuseImdsV1: props.refuseImdsV1 ?? false,
+    exemptActions: exemptActionsFrom(props.exemptActions ?? {}, 'exemptActions'),
+    managedPolicyQuota: managedPolicyQuotaFrom(props.managedPolicyQuota ?? 10, 'managedPolicyQuota'),
   }
   checkTag('lockTagKey', settings.lockTagKey, 128)
   if (settings.lockTagKey.toLowerCase().startsWith('aws:')) {

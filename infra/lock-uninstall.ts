@@ -4,6 +4,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Provider } from 'aws-cdk-lib/custom-resources'
 import { Construct } from 'constructs'
 import { handlerFunction } from './lambda-defaults.js'
+import { OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT, ownManagedPolicyGrants } from './own-policies.js'
 
 export interface LockUninstallProps {
   readonly logRetention: RetentionDays
@@ -38,8 +39,15 @@ export class LockUninstall extends Construct {
         resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
       }),
     )
+    for (const statement of ownManagedPolicyGrants(stack, { create: false }))
+      handlerRole.addToPolicy(statement)
     logGroup.grantWrite(handlerRole)
     Validations.of(handlerRole).acknowledge(
+      OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT,
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'iam:ListPolicies supports no resource-level permissions.',
+      },
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/*]',
         reason: 'Uninstall must list every instance profile of the account to find every locked role.',

@@ -6,6 +6,22 @@ import { buildApp, type CredentialLockApp } from '../infra/cdk-app.js'
 import { CredentialLock, type CredentialLockProps } from '../infra/credential-lock.js'
 import { sshCidrFromContext } from '../infra/demo-stack.js'
 
+/** The ARN pattern of the managed policies the controller owns, as the template writes it. */
+const OWN_POLICIES = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':iam::',
+      { Ref: 'AWS::AccountId' },
+      ':policy/credential-lock/',
+      { Ref: 'AWS::Region' },
+      '/*',
+    ],
+  ],
+}
+
 const SSH_CIDR = '203.0.113.10/32'
 // Stacks whose functions are not bundled: their templates are the same but for the asset hash.
 const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] }
@@ -260,9 +276,11 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 0],
       ['AWS/Lambda', 'Errors', 0],
       ['CredentialLock', 'Failures', 0],
+      ['CredentialLock', 'InstancesUnprotected', 0],
       ['AWS/SQS', 'ApproximateAgeOfOldestMessage', 900],
     ])
     expect(alarms[3]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
+    expect(alarms[4]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
     for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined()
     template.resourceCountIs('AWS::SNS::Topic', 0)
     template.resourceCountIs('AWS::CloudTrail::Trail', 0)
@@ -316,6 +334,33 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         Sid: 'WriteOwnLockPolicy',
         Effect: 'Allow',
         Action: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+        Resource: accountArn('role/*'),
+      },
+      { Sid: 'FindOwnManagedPolicies', Effect: 'Allow', Action: 'iam:ListPolicies', Resource: '*' },
+      {
+        Sid: 'ManageOwnManagedPolicies',
+        Effect: 'Allow',
+        Action: [
+          'iam:CreatePolicy',
+          'iam:CreatePolicyVersion',
+          'iam:GetPolicyVersion',
+          'iam:ListPolicyVersions',
+          'iam:DeletePolicyVersion',
+          'iam:DeletePolicy',
+        ],
+        Resource: OWN_POLICIES,
+      },
+      {
+        Sid: 'AttachOnlyOwnManagedPolicies',
+        Effect: 'Allow',
+        Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+        Resource: accountArn('role/*'),
+        Condition: { ArnLike: { 'iam:PolicyARN': OWN_POLICIES } },
+      },
+      {
+        Sid: 'CountRoleManagedPolicies',
+        Effect: 'Allow',
+        Action: 'iam:ListAttachedRolePolicies',
         Resource: accountArn('role/*'),
       },
       {
@@ -378,7 +423,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     })
   })
 
-  it('lets the uninstall handler only list instance profiles and delete role policies', () => {
+  it('lets the uninstall handler only list instance profiles, delete role policies and its own managed ones', () => {
     // Prepare
     const role = logicalIdOf(template, 'AWS::IAM::Role', 'CredentialLockUninstallHandlerRole')
 
@@ -392,6 +437,9 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     expect(actions).toEqual([
       'iam:ListInstanceProfiles',
       'iam:DeleteRolePolicy',
+      'iam:ListPolicies',
+      ['iam:ListPolicyVersions', 'iam:DeletePolicyVersion', 'iam:DeletePolicy'],
+      'iam:DetachRolePolicy',
       ['logs:CreateLogStream', 'logs:PutLogEvents'],
     ])
   })

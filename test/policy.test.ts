@@ -399,7 +399,11 @@ function legitimateAndOutside(): VerdictRow[] {
       request: throughEndpoint(worker2, { vpc: APP_VPC, privateIp: '10.0.2.20' }),
       expected: DENIED,
     },
-    { story: 'a fleet sibling through the same NAT', request: fromPublicIp(worker2, NAT_2), expected: ALLOWED },
+    {
+      story: 'a fleet sibling through the same NAT',
+      request: fromPublicIp(worker2, NAT_2),
+      expected: ALLOWED,
+    },
     {
       story: 'node credentials through an endpoint of the second VPC from an address not its own',
       request: throughEndpoint(node, { vpc: DATA_VPC, privateIp: '10.9.0.99' }),

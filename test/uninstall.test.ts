@@ -1,7 +1,11 @@
 import {
+  DeletePolicyCommand,
   DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
   IAMClient,
   ListInstanceProfilesCommand,
+  ListPoliciesCommand,
+  ListPolicyVersionsCommand,
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
@@ -44,6 +48,44 @@ function profile(name: string, roleName: string) {
 describe('uninstall custom resource', () => {
   beforeEach(() => {
     iamMock.reset()
+    iamMock.on(ListPoliciesCommand).resolves({ Policies: [] })
+  })
+
+  it('detaches and deletes the managed policies under its own path, and no other', async () => {
+    // Prepare
+    const own = `arn:aws:iam::123456789012:policy/credential-lock/${REGION}/workers-1`
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [] })
+    iamMock.on(ListPoliciesCommand).resolves({
+      Policies: [
+        { PolicyName: 'workers-1', Arn: own, Path: `/credential-lock/${REGION}/`, DefaultVersionId: 'v2' },
+        {
+          PolicyName: 'workers-2',
+          Arn: `arn:aws:iam::123456789012:policy/credential-lock/${REGION}/deeper/workers-2`,
+          Path: `/credential-lock/${REGION}/deeper/`,
+        },
+      ],
+    })
+    iamMock.on(ListPolicyVersionsCommand).resolves({
+      Versions: [
+        { VersionId: 'v2', IsDefaultVersion: true },
+        { VersionId: 'v1', IsDefaultVersion: false },
+      ],
+    })
+
+    // Act
+    await uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+
+    // Assess
+    expect(iamMock.commandCalls(ListPoliciesCommand)[0]?.args[0].input).toMatchObject({
+      Scope: 'Local',
+      PathPrefix: `/credential-lock/${REGION}/`,
+    })
+    expect(iamMock.commandCalls(DetachRolePolicyCommand).map((call) => call.args[0].input)).toEqual([
+      { RoleName: 'workers', PolicyArn: own },
+    ])
+    expect(iamMock.commandCalls(DeletePolicyCommand).map((call) => call.args[0].input)).toEqual([
+      { PolicyArn: own },
+    ])
   })
 
   it('deletes only credential-lock-<region> from every instance-profile role, once per role', async () => {
