@@ -1,3 +1,5 @@
+import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
+import { InvalidSettingError } from '../policy/errors.js'
 import { ConfigError } from './errors.js'
 
 export interface ControllerConfig {
@@ -9,6 +11,10 @@ export interface ControllerConfig {
   readonly tombstoneRetentionMs: number
   /** EventBridge bus that receives an audit event per changed lock. */
   readonly auditEventBus: string
+  /** Public CIDRs behind route targets the controller cannot see through (KNOWN_EGRESS, JSON). */
+  readonly knownEgress: KnownEgress
+  /** Interface endpoints in other VPCs an instance may call through (TRUSTED_VPC_ENDPOINTS, comma-separated). */
+  readonly trustedVpcEndpoints: readonly string[]
 }
 
 const HOUR_MS = 3_600_000
@@ -26,6 +32,20 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     dryRun: flag(env, 'DRY_RUN'),
     tombstoneRetentionMs: hours(env, 'TOMBSTONE_RETENTION_HOURS', 12) * HOUR_MS,
     auditEventBus: nonEmpty(env, 'AUDIT_EVENT_BUS', 'default'),
+    knownEgress: setting(() => parseKnownEgress('KNOWN_EGRESS', env.KNOWN_EGRESS)),
+    trustedVpcEndpoints: setting(() =>
+      parseTrustedVpcEndpoints('TRUSTED_VPC_ENDPOINTS', env.TRUSTED_VPC_ENDPOINTS),
+    ),
+  }
+}
+
+/** The network settings are checked by the same code at synth; here their error becomes a ConfigError. */
+function setting<Value>(read: () => Value): Value {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof InvalidSettingError) throw new ConfigError(error.message, { cause: error })
+    throw error
   }
 }
 

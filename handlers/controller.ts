@@ -217,7 +217,12 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     }),
   )
 
-  const instances = await withEgress(deps.ec2, [...observed.values()], (i) => roles.has(i.roleName ?? ''))
+  const instances = await withEgress(
+    deps.ec2,
+    [...observed.values()],
+    (i) => roles.has(i.roleName ?? ''),
+    deps.config.knownEgress,
+  )
   return {
     roles,
     namedRoles: new Map(namedIds.map((id) => [id, observed.get(id)?.roleName])),

@@ -29,14 +29,23 @@ export interface InstanceFacts {
   /** Its own public IPv4 (auto-assigned, Elastic, carrier) and IPv6 addresses, on every network interface. */
   readonly publicIps: readonly string[]
   /**
-   * Public addresses of the NAT gateways or NAT instances its subnet's default route leads to; `unknown` when
-   * that route leads where the controller cannot see the egress address (transit gateway, peering, firewall).
+   * Public CIDRs its calls to AWS's public endpoints leave by besides its own public addresses: NAT gateway or NAT
+   * instance addresses (IPv4 routes and NAT64), knownEgress CIDRs. `unknown` when a route that can carry such
+   * traffic leads where the controller cannot see the egress and no knownEgress entry covers it.
    */
-  readonly natIps: readonly string[] | 'unknown'
+  readonly egressIps: readonly string[] | 'unknown'
+  /** Why egressIps is unknown: one sentence naming the route target and the setting that would fix it. */
+  readonly egressUnknownReason?: string | undefined
   /** Its private IPv4 and IPv6 addresses and delegated prefixes, on every network interface. */
   readonly privateIps: readonly string[]
   /** When it entered its current state, where EC2 says so. */
   readonly stateChangedAt?: Date | undefined
+  /** The primary private IPv4 of its primary network interface (what aws:EC2InstanceSourcePrivateIPv4 carries). */
+  readonly primaryPrivateIpv4: string | undefined
+  /** VPCs of its attached network interfaces other than the primary interface's VPC. */
+  readonly otherVpcIds: readonly string[]
+  /** When it last entered `running` (EC2 LaunchTime, which every start updates). */
+  readonly launchedAt?: Date | undefined
 }
 
 /** What the controller's own policy on a role said before this decision. */
@@ -212,12 +221,11 @@ function judgeInstance(
         ? { instanceId, outcome: 'released', reason: 'not opted in' }
         : undefined
     }
-    if (instance.natIps === 'unknown') {
+    if (instance.egressIps === 'unknown') {
       return {
         instanceId,
         outcome: 'skipped',
-        reason:
-          'its default route leads through a transit gateway, peering or firewall whose egress address is unknown',
+        reason: instance.egressUnknownReason ?? 'its public egress is unknown',
       }
     }
     return { instanceId, outcome: 'locked', allowedFrom: allowedSources(instance) }
@@ -248,7 +256,7 @@ function judgeInstance(
 }
 
 function allowedSources(instance: InstanceFacts): AllowedSources {
-  const natIps = instance.natIps === 'unknown' ? [] : instance.natIps
+  const egressIps = instance.egressIps === 'unknown' ? [] : instance.egressIps
   const privateCidrs = cidrSet(instance.privateIps, `Private address of ${instance.instanceId}`)
   if (privateCidrs.length === 0) {
     throw new InvalidFactsError(
@@ -256,7 +264,7 @@ function allowedSources(instance: InstanceFacts): AllowedSources {
     )
   }
   return {
-    publicCidrs: cidrSet([...instance.publicIps, ...natIps], `Public address of ${instance.instanceId}`),
+    publicCidrs: cidrSet([...instance.publicIps, ...egressIps], `Public address of ${instance.instanceId}`),
     privateCidrs,
   }
 }

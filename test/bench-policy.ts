@@ -53,8 +53,10 @@ export function benchInstance(index: number): InstanceFacts {
     roleName: ROLE,
     optedIn: true,
     publicIps: [`54.210.${100 + Math.floor(index / 200)}.${(index % 200) + 10}`],
-    natIps: [],
+    egressIps: [],
     privateIps: [`10.0.${Math.floor(index / 200) + 1}.${(index % 200) + 10}`],
+    primaryPrivateIpv4: `10.0.${Math.floor(index / 200) + 1}.${(index % 200) + 10}`,
+    otherVpcIds: [],
   }
 }
 

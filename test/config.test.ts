@@ -13,6 +13,8 @@ describe('readConfig', () => {
       dryRun: false,
       tombstoneRetentionMs: 12 * 3_600_000,
       auditEventBus: 'default',
+      knownEgress: new Map(),
+      trustedVpcEndpoints: [],
     })
   })
 
@@ -25,6 +27,8 @@ describe('readConfig', () => {
       DRY_RUN: 'TRUE',
       TOMBSTONE_RETENTION_HOURS: '6',
       AUDIT_EVENT_BUS: 'security-audit',
+      KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["203.0.113.0/28"],"*":["198.51.100.7"]}',
+      TRUSTED_VPC_ENDPOINTS: 'vpce-0123456789abcdef0,vpce-0fedcba9876543210',
     })
 
     // Assess
@@ -33,6 +37,11 @@ describe('readConfig', () => {
       dryRun: true,
       tombstoneRetentionMs: 6 * 3_600_000,
       auditEventBus: 'security-audit',
+      knownEgress: new Map([
+        ['tgw-0123456789abcdef0', ['203.0.113.0/28']],
+        ['*', ['198.51.100.7/32']],
+      ]),
+      trustedVpcEndpoints: ['vpce-0123456789abcdef0', 'vpce-0fedcba9876543210'],
     })
   })
 
@@ -46,6 +55,17 @@ describe('readConfig', () => {
     [
       { AWS_REGION: 'eu-west-1', LOCK_TAG_KEY: ' ' },
       'LOCK_TAG_KEY is empty: unset it to use "credential-lock" or give a value.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["10.0.0.0/8"]}' },
+      'KNOWN_EGRESS "tgw-0123456789abcdef0" lists "10.0.0.0/8", which is or includes a private, shared or ' +
+        'reserved range AWS never sees traffic come from: give the public CIDRs its traffic leaves by, such as ' +
+        '"203.0.113.0/28".',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', TRUSTED_VPC_ENDPOINTS: 'vpce-123' },
+      'TRUSTED_VPC_ENDPOINTS entry "vpce-123" is not a VPC endpoint ID: give interface endpoint IDs such as ' +
+        '"vpce-0123456789abcdef0".',
     ],
   ])('refuses %j with one clear sentence', (env, message) => {
     // Act

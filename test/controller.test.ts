@@ -82,6 +82,8 @@ function controller(
     dryRun: false,
     tombstoneRetentionMs: 12 * 3_600_000,
     auditEventBus: 'default',
+    knownEgress: new Map(),
+    trustedVpcEndpoints: [],
     ...overrides,
   }
   const handler = createHandler({

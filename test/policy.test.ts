@@ -97,8 +97,10 @@ const WEB: Machine = {
     roleName: ROLE,
     optedIn: true,
     publicIps: ['198.51.100.10', '198.51.100.11', '2001:db8:10::10', '2001:db8:10:1::11'],
-    natIps: [],
+    egressIps: [],
     privateIps: ['10.0.1.10', '10.0.1.11', '2001:db8:10::10', '2001:db8:10:1::11'],
+    primaryPrivateIpv4: '10.0.1.10',
+    otherVpcIds: [],
   },
 }
 
@@ -111,8 +113,10 @@ const WORKER: Machine = {
     roleName: ROLE,
     optedIn: true,
     publicIps: ['2001:db8:20::20'],
-    natIps: ['198.51.100.200', '198.51.100.201'],
+    egressIps: ['198.51.100.200', '198.51.100.201'],
     privateIps: ['10.0.2.20', '10.0.2.48/28', '2001:db8:20::20'],
+    primaryPrivateIpv4: '10.0.2.20',
+    otherVpcIds: [],
   },
 }
 
@@ -125,8 +129,10 @@ const BYSTANDER: Machine = {
     roleName: ROLE,
     optedIn: false,
     publicIps: ['198.51.100.30'],
-    natIps: [],
+    egressIps: [],
     privateIps: ['10.0.1.30'],
+    primaryPrivateIpv4: '10.0.1.30',
+    otherVpcIds: [],
   },
 }
 
@@ -731,7 +737,11 @@ describe('back to running', () => {
 })
 
 describe('egress the controller cannot see', () => {
-  const unknownEgress = withFacts(WORKER, { natIps: 'unknown' })
+  const reason =
+    'its route 0.0.0.0/0 to transit gateway tgw-0123456789abcdef0 leads where the controller cannot see the ' +
+    'public egress: add "tgw-0123456789abcdef0" (or "*") to the knownEgress setting with the public CIDRs ' +
+    'that traffic leaves by.'
+  const unknownEgress = withFacts(WORKER, { egressIps: 'unknown', egressUnknownReason: reason })
 
   it('an instance routed through a transit gateway is skipped with a reason, not locked', async () => {
     // Prepare / Act
@@ -741,7 +751,7 @@ describe('egress the controller cannot see', () => {
     expect(decision.action).toBe('remove')
     expect(outcomeOf(decision, WORKER.facts.instanceId)).toMatchObject({
       outcome: 'skipped',
-      reason: expect.stringMatching(/transit gateway.*unknown/),
+      reason,
     })
     expect(result).toBe(ALLOWED)
   })
@@ -774,7 +784,7 @@ describe('document', () => {
     const shuffled = [BYSTANDER.facts, WORKER.facts, WEB.facts].map((facts) => ({
       ...facts,
       publicIps: [...facts.publicIps].reverse().map((ip) => ip.toUpperCase()),
-      natIps: facts.natIps === 'unknown' ? facts.natIps : [...facts.natIps].reverse(),
+      egressIps: facts.egressIps === 'unknown' ? facts.egressIps : [...facts.egressIps].reverse(),
       privateIps: [...facts.privateIps]
         .reverse()
         .map((ip) => (ip.includes('/') ? ip : `${ip}/${ip.includes(':') ? 128 : 32}`)),
@@ -802,8 +812,8 @@ describe('document', () => {
     // Prepare: the same Elastic IP reported on two interfaces, two instances sharing a NAT gateway.
     const duplicated = [
       withFacts(WEB, { publicIps: [...WEB.facts.publicIps, '198.51.100.11', '198.51.100.11/32'] }),
-      withFacts(WORKER, { natIps: ['198.51.100.200', '198.51.100.200', '198.51.100.201'] }),
-      withFacts(BYSTANDER, { optedIn: true, natIps: ['198.51.100.200'] }),
+      withFacts(WORKER, { egressIps: ['198.51.100.200', '198.51.100.200', '198.51.100.201'] }),
+      withFacts(BYSTANDER, { optedIn: true, egressIps: ['198.51.100.200'] }),
     ]
     // Act
     const decisions = [
@@ -866,8 +876,10 @@ function fleetMember(index: number): Machine {
       roleName: ROLE,
       optedIn: true,
       publicIps: [`198.51.100.${index}`],
-      natIps: [],
+      egressIps: [],
       privateIps: [`10.0.${Math.floor(index / 250) + 10}.${(index % 250) + 1}`],
+      primaryPrivateIpv4: `10.0.${Math.floor(index / 250) + 10}.${(index % 250) + 1}`,
+      otherVpcIds: [],
     },
   }
 }
@@ -1007,7 +1019,7 @@ describe('invalid facts', () => {
     },
     {
       story: 'a NAT address that is an id',
-      change: { natIps: ['eipalloc-0123456789abcdef0'] },
+      change: { egressIps: ['eipalloc-0123456789abcdef0'] },
       message: /Public address of i-0a1b2c3d4e5f60718 "eipalloc/,
     },
     {

@@ -17,8 +17,10 @@ function running(n: number): InstanceFacts {
     roleName: 'workers',
     optedIn: true,
     publicIps: [],
-    natIps: ['198.51.100.7'],
+    egressIps: ['198.51.100.7'],
     privateIps: [`10.0.${n >> 8}.${n & 255}`],
+    primaryPrivateIpv4: `10.0.${n >> 8}.${n & 255}`,
+    otherVpcIds: [],
   }
 }
 

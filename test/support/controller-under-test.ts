@@ -65,6 +65,8 @@ export function controllerUnderTest(
       dryRun: false,
       tombstoneRetentionMs: 12 * 3_600_000,
       auditEventBus: 'default',
+      knownEgress: new Map(),
+      trustedVpcEndpoints: [],
       ...options.config,
     },
     now: () => new Date(Date.now() + offsetMs),
