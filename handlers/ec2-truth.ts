@@ -96,13 +96,8 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
   addIfSet(publicIps, instance.PublicIpAddress, instance.Ipv6Address)
   addIfSet(privateIps, instance.PrivateIpAddress, instance.Ipv6Address)
   if (interfaces.length === 0 && instance.SubnetId && instance.VpcId) {
-    const ipv4 = isIPv4(instance.PrivateIpAddress ?? '')
-    interfaces.push({
-      subnetId: instance.SubnetId,
-      vpcId: instance.VpcId,
-      ipv4,
-      ipv6: !ipv4 || !!instance.Ipv6Address,
-    })
+    // Interfaces not described: every route of its subnet may carry its calls.
+    interfaces.push({ subnetId: instance.SubnetId, vpcId: instance.VpcId, ipv4: true, ipv6: true })
   }
   const instanceId = instance.InstanceId ?? ''
   return {
@@ -318,7 +313,7 @@ function instanceRoutes(routeTables: readonly RouteTable[], instance: ObservedIn
  * target the controller cannot see through, take their egress from knownEgress; one that has none there
  * makes the whole instance unknown, because a lock missing one egress would refuse the instance's own calls.
  */
-export function resolveEgress(
+function resolveEgress(
   routes: readonly EgressRoute[],
   seen: ReadonlyMap<string, readonly string[]>,
   knownEgress: KnownEgress,

@@ -67,13 +67,12 @@ function ipv4Bits(ip: string): bigint {
 
 function ipv6Bits(ip: string): bigint {
   // An embedded dotted IPv4 tail (::ffff:192.0.2.1) stands for the last two groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(ip)?.[1]
-  const text = dotted
-    ? ip.slice(0, -dotted.length) +
-      (ipv4Bits(dotted) >> 16n).toString(16) +
-      ':' +
-      (ipv4Bits(dotted) & 0xffffn).toString(16)
-    : ip
+  const dotted = /\d+\.\d+\.\d+\.\d+$/.exec(ip)?.[0]
+  const v4 = dotted === undefined ? 0n : ipv4Bits(dotted)
+  const text =
+    dotted === undefined
+      ? ip
+      : `${ip.slice(0, -dotted.length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`
   const [head = '', tail] = text.split('::')
   const headGroups = head === '' ? [] : head.split(':')
   const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':')

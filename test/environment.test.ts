@@ -105,6 +105,7 @@ describe('parseKnownEgress', () => {
       '0.0.0.0/1',
       'fd00::/8',
       '64:ff9b::/96',
+      '::ffff:203.0.113.1',
     ].map((cidr) => [
       `{"${TGW}": ["${cidr}"]}`,
       `KNOWN_EGRESS "${TGW}" lists "${cidr}", which is or includes a private, shared or reserved range AWS ` +
@@ -196,6 +197,7 @@ describe('mayCarryAwsPublicTraffic', () => {
     ['169.254.169.254/32', false],
     ['fd12:3456::/32', false],
     ['fe80::/64', false],
+    ['fd00::10.1.2.3/128', false],
     ['172.0.0.0/8', true],
   ])('%s: %s', (destination, expected) => {
     // Act
