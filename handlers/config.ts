@@ -1,4 +1,6 @@
-import { exemptActionsFrom, InvalidSettingError, managedPolicyQuotaFrom } from '../policy/settings.js'
+import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
+import { InvalidSettingError } from '../policy/errors.js'
+import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { ConfigError } from './errors.js'
 
 export interface ControllerConfig {
@@ -16,6 +18,10 @@ export interface ControllerConfig {
   readonly exemptActions: ReadonlyMap<string, readonly string[]>
   /** Managed policies a role may carry in all (IAM's quota, 10 unless raised): the lock uses what others leave. */
   readonly managedPolicyQuota: number
+  /** Public CIDRs behind route targets the controller cannot see through (KNOWN_EGRESS, JSON). */
+  readonly knownEgress: KnownEgress
+  /** Interface endpoints in other VPCs an instance may call through (TRUSTED_VPC_ENDPOINTS, comma-separated). */
+  readonly trustedVpcEndpoints: readonly string[]
 }
 
 const HOUR_MS = 3_600_000
@@ -34,8 +40,28 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     tombstoneRetentionMs: hours(env, 'TOMBSTONE_RETENTION_HOURS', 12) * HOUR_MS,
     auditEventBus: nonEmpty(env, 'AUDIT_EVENT_BUS', 'default'),
     refuseImdsV1: flag(env, 'REFUSE_IMDSV1'),
-    exemptActions: checked(env, 'EXEMPT_ACTIONS', exemptActionsFrom, new Map()),
-    managedPolicyQuota: checked(env, 'MANAGED_POLICY_QUOTA', managedPolicyQuotaFrom, 10),
+    exemptActions: setting(() =>
+      env.EXEMPT_ACTIONS === undefined ? new Map() : exemptActionsFrom(env.EXEMPT_ACTIONS, 'EXEMPT_ACTIONS'),
+    ),
+    managedPolicyQuota: setting(() =>
+      env.MANAGED_POLICY_QUOTA === undefined
+        ? 10
+        : managedPolicyQuotaFrom(env.MANAGED_POLICY_QUOTA, 'MANAGED_POLICY_QUOTA'),
+    ),
+    knownEgress: setting(() => parseKnownEgress('KNOWN_EGRESS', env.KNOWN_EGRESS)),
+    trustedVpcEndpoints: setting(() =>
+      parseTrustedVpcEndpoints('TRUSTED_VPC_ENDPOINTS', env.TRUSTED_VPC_ENDPOINTS),
+    ),
+  }
+}
+
+/** Settings checked by the same code at synth; here their error becomes a ConfigError. */
+function setting<Value>(read: () => Value): Value {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof InvalidSettingError) throw new ConfigError(error.message, { cause: error })
+    throw error
   }
 }
 
@@ -62,21 +88,4 @@ function hours(env: Readonly<Record<string, string | undefined>>, name: string, 
     throw new ConfigError(`${name} is "${value}": give a number of hours from 1 to 48.`)
   }
   return parsed
-}
-
-/** A setting checked by the pure checks shared with infra/, turned into the controller's own error. */
-function checked<Value>(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  read: (value: string, setting: string) => Value,
-  fallback: Value,
-): Value {
-  const value = env[name]
-  if (value === undefined) return fallback
-  try {
-    return read(value, name)
-  } catch (error) {
-    if (error instanceof InvalidSettingError) throw new ConfigError(error.message, { cause: error })
-    throw error
-  }
 }

@@ -109,6 +109,7 @@ export async function reconcileBatch(
     region: deps.config.region,
     tombstoneRetentionMs: deps.config.tombstoneRetentionMs,
     refuseImdsV1: deps.config.refuseImdsV1,
+    trustedVpcEndpoints: deps.config.trustedVpcEndpoints,
   }
   for (const roleName of [...truth.roles].sort()) {
     const touching = triggers.filter(({ trigger }) => touches(trigger, roleName, truth))
@@ -226,7 +227,12 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     }),
   )
 
-  const instances = await withEgress(deps.ec2, [...observed.values()], (i) => roles.has(i.roleName ?? ''))
+  const instances = await withEgress(
+    deps.ec2,
+    [...observed.values()],
+    (i) => roles.has(i.roleName ?? ''),
+    deps.config.knownEgress,
+  )
   return {
     roles,
     namedRoles: new Map(namedIds.map((id) => [id, observed.get(id)?.roleName])),

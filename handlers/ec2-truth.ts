@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import {
   DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
@@ -6,15 +7,31 @@ import {
   type Instance,
   paginateDescribeInstances,
   paginateDescribeRouteTables,
+  type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2'
+import {
+  declaredEgress,
+  isUnseenTargetId,
+  type KnownEgress,
+  mayCarryAwsPublicTraffic,
+} from '../policy/environment.js'
 import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from '../policy/lock.js'
 import { asPermitted } from './errors.js'
 
 /** An instance as EC2 describes it, before its egress is looked up (only locked instances need that). */
-export interface ObservedInstance extends Omit<InstanceFacts, 'egressIps'> {
-  readonly subnetId: string | undefined
-  readonly vpcId: string | undefined
+export interface ObservedInstance extends Omit<InstanceFacts, 'egressIps' | 'egressUnknownReason'> {
+  /** Its attached network interfaces: the route tables of their subnets decide where its calls leave by. */
+  readonly interfaces: readonly ObservedInterface[]
+}
+
+export interface ObservedInterface {
+  readonly subnetId: string
+  readonly vpcId: string
+  /** It has a private IPv4 address: the subnet's IPv4 routes carry its calls. */
+  readonly ipv4: boolean
+  /** It has an IPv6 address or prefix: the subnet's IPv6 routes (NAT64 included) carry its calls. */
+  readonly ipv6: boolean
 }
 
 export interface Ec2Reading {
@@ -53,23 +70,35 @@ async function describe(reading: Ec2Reading, filters: Filter[]): Promise<Observe
 function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
   const publicIps = new Set<string>()
   const privateIps = new Set<string>()
+  const interfaces: ObservedInterface[] = []
   for (const eni of instance.NetworkInterfaces ?? []) {
     addIfSet(publicIps, eni.Association?.PublicIp, eni.Association?.CarrierIp)
+    const ipv4 = new Set<string>()
     for (const address of eni.PrivateIpAddresses ?? []) {
-      addIfSet(privateIps, address.PrivateIpAddress)
+      addIfSet(ipv4, address.PrivateIpAddress)
       addIfSet(publicIps, address.Association?.PublicIp, address.Association?.CarrierIp)
     }
-    for (const prefix of eni.Ipv4Prefixes ?? []) addIfSet(privateIps, prefix.Ipv4Prefix)
+    for (const prefix of eni.Ipv4Prefixes ?? []) addIfSet(ipv4, prefix.Ipv4Prefix)
     // IPv6 addresses are global: the same address is the source on the public path and through an endpoint.
-    const ipv6 = [
-      ...(eni.Ipv6Addresses ?? []).map((address) => address.Ipv6Address),
-      ...(eni.Ipv6Prefixes ?? []).map((prefix) => prefix.Ipv6Prefix),
-    ]
+    const ipv6 = new Set<string>()
+    addIfSet(ipv6, ...(eni.Ipv6Addresses ?? []).map((address) => address.Ipv6Address))
+    addIfSet(ipv6, ...(eni.Ipv6Prefixes ?? []).map((prefix) => prefix.Ipv6Prefix))
     addIfSet(publicIps, ...ipv6)
-    addIfSet(privateIps, ...ipv6)
+    addIfSet(privateIps, ...ipv4, ...ipv6)
+    const subnetId = eni.SubnetId ?? instance.SubnetId
+    const vpcId = eni.VpcId ?? instance.VpcId
+    if (subnetId && vpcId) {
+      // moto gives an IPv6-only instance an IPv6 "private IP"; AWS gives it none: test the family, not presence.
+      const hasIpv4 = [...ipv4].some((address) => isIPv4(address.split('/')[0] ?? ''))
+      interfaces.push({ subnetId, vpcId, ipv4: hasIpv4, ipv6: ipv6.size > 0 })
+    }
   }
   addIfSet(publicIps, instance.PublicIpAddress, instance.Ipv6Address)
   addIfSet(privateIps, instance.PrivateIpAddress, instance.Ipv6Address)
+  if (interfaces.length === 0 && instance.SubnetId && instance.VpcId) {
+    // Interfaces not described: every route of its subnet may carry its calls.
+    interfaces.push({ subnetId: instance.SubnetId, vpcId: instance.VpcId, ipv4: true, ipv6: true })
+  }
   const instanceId = instance.InstanceId ?? ''
   return {
     instanceId,
@@ -78,11 +107,11 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
     optedIn: isOptedIn(instance.Tags ?? [], reading.lockTag),
     publicIps: [...publicIps],
     privateIps: [...privateIps],
-    primaryPrivateIpv4: instance.PrivateIpAddress,
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),
+    primaryPrivateIpv4: isIPv4(instance.PrivateIpAddress ?? '') ? instance.PrivateIpAddress : undefined,
+    otherVpcIds: [...new Set(interfaces.map((eni) => eni.vpcId))].filter((vpcId) => vpcId !== instance.VpcId),
     launchedAt: instance.LaunchTime,
-    subnetId: instance.SubnetId,
-    vpcId: instance.VpcId,
+    interfaces,
   }
 }
 
@@ -128,45 +157,110 @@ export async function instancesOfInterfaces(
   )
 }
 
+/** Where an instance's calls to AWS's public endpoints leave by, besides its own public addresses. */
+export type Egress =
+  | { readonly egressIps: readonly string[] }
+  | { readonly egressIps: 'unknown'; readonly egressUnknownReason: string }
+
 /**
  * Where each opted-in running instance reaches AWS's public endpoints from, besides its own addresses: the
- * public addresses behind its subnet's default route. Even an instance with a public address of its own is
- * looked up, because a subnet can route it through a NAT gateway, and a lock that guessed would lock it out.
- * Instances `concerns` rules out cost nothing.
+ * public addresses behind every route of its interfaces' subnets that can carry such calls. Even an instance
+ * with a public address of its own is looked up, because a subnet can route it through a NAT gateway, and a
+ * lock that guessed would lock it out. Instances `concerns` rules out cost nothing; the rest cost one
+ * DescribeRouteTables pass, then at most one NAT gateway and two network-interface look-ups, for all of them.
  */
 export async function withEgress(
   ec2: EC2Client,
   instances: readonly ObservedInstance[],
   concerns: (instance: ObservedInstance) => boolean,
+  knownEgress: KnownEgress,
 ): Promise<InstanceFacts[]> {
   const needing = instances.filter(
     (instance) =>
       instance.optedIn &&
       ACTIVE_STATES.has(instance.state) &&
-      instance.subnetId &&
-      instance.vpcId &&
+      instance.interfaces.length > 0 &&
       concerns(instance),
   )
-  const egressBySubnet = needing.length === 0 ? new Map() : await subnetEgress(ec2, needing)
-  return instances.map(({ subnetId, vpcId, ...facts }) => ({
+  const egress = needing.length === 0 ? new Map<string, Egress>() : await egressOf(ec2, needing, knownEgress)
+  return instances.map(({ interfaces, ...facts }) => ({
     ...facts,
-    egressIps: (subnetId && egressBySubnet.get(subnetId)) ?? [],
+    ...(egress.get(facts.instanceId) ?? { egressIps: [] }),
   }))
 }
 
-type DefaultRouteTarget =
-  | { nat: string }
-  | { eni: string }
-  | { instance: string }
-  | 'internet'
-  | 'none'
-  | 'unknown'
+/** Where a route that can carry calls to AWS's public endpoints sends them. */
+export type EgressTarget =
+  /** Internet, egress-only internet or carrier gateway: calls leave from the instance's own public address. */
+  | { readonly kind: 'own-address' }
+  | { readonly kind: 'nat-gateway'; readonly id: string }
+  /** A NAT instance, by its network interface or instance ID. */
+  | { readonly kind: 'nat-instance'; readonly id: string }
+  /** Transit gateway, peering, VPN, firewall endpoint, ...: the controller cannot see where calls leave. */
+  | { readonly kind: 'unseen'; readonly id: string; readonly what: string }
 
-async function subnetEgress(
+export interface EgressRoute {
+  /** Destination CIDR, or the prefix-list ID of a prefix-list route. */
+  readonly destination: string
+  /** Which of an interface's address families the route carries. */
+  readonly family: 4 | 6 | 'both'
+  readonly target: EgressTarget
+}
+
+/**
+ * The routes of one table that can carry calls to AWS's public endpoints. Every such route counts, not only
+ * the default route, because a more specific public route (to another NAT gateway, say) wins for its range,
+ * and which AWS ranges a workload calls is unknowable. Left out, as they cannot carry such calls:
+ * - blackhole routes (the traffic is dropped) and `local` routes (the VPC's own ranges);
+ * - a prefix-list route to a `vpce-` target: a gateway endpoint (S3, DynamoDB), which is the endpoint path
+ *   the lock's private addresses already cover;
+ * - destinations wholly inside private, shared, link-local, multicast or reserved space (routes to other
+ *   VPCs and to the company network), see {@link mayCarryAwsPublicTraffic}. The NAT64 prefix 64:ff9b::/96
+ *   does carry them: it is how IPv6-only subnets reach IPv4-only endpoints.
+ * Any other prefix-list route counts, for both families: its entries are not read, so it may hold public
+ * ranges. More routes can only add egress or make it unknown, never take an address away.
+ */
+export function egressRoutes(table: RouteTable | undefined): EgressRoute[] {
+  const routes: EgressRoute[] = []
+  for (const route of table?.Routes ?? []) {
+    if (route.State === 'blackhole' || route.GatewayId === 'local') continue
+    const destination =
+      route.DestinationCidrBlock ?? route.DestinationIpv6CidrBlock ?? route.DestinationPrefixListId
+    if (destination === undefined) continue
+    if (route.DestinationPrefixListId && route.GatewayId?.startsWith('vpce-')) continue
+    if (!route.DestinationPrefixListId && !mayCarryAwsPublicTraffic(destination)) continue
+    const family = route.DestinationCidrBlock ? 4 : route.DestinationIpv6CidrBlock ? 6 : 'both'
+    routes.push({ destination, family, target: routeTarget(route) })
+  }
+  return routes
+}
+
+function routeTarget(route: Route): EgressTarget {
+  if (route.NatGatewayId) return { kind: 'nat-gateway', id: route.NatGatewayId }
+  // EC2 names both the instance and its interface for a route to an instance: the interface is exact.
+  if (route.NetworkInterfaceId) return { kind: 'nat-instance', id: route.NetworkInterfaceId }
+  if (route.InstanceId) return { kind: 'nat-instance', id: route.InstanceId }
+  if (route.GatewayId?.startsWith('igw-') || route.EgressOnlyInternetGatewayId || route.CarrierGatewayId) {
+    return { kind: 'own-address' }
+  }
+  if (route.TransitGatewayId) return { kind: 'unseen', id: route.TransitGatewayId, what: 'transit gateway' }
+  if (route.VpcPeeringConnectionId) {
+    return { kind: 'unseen', id: route.VpcPeeringConnectionId, what: 'peering connection' }
+  }
+  if (route.LocalGatewayId) return { kind: 'unseen', id: route.LocalGatewayId, what: 'local gateway' }
+  if (route.CoreNetworkArn) return { kind: 'unseen', id: route.CoreNetworkArn, what: 'core network' }
+  const gateway = route.GatewayId ?? 'unnamed'
+  if (gateway.startsWith('vgw-')) return { kind: 'unseen', id: gateway, what: 'virtual private gateway' }
+  if (gateway.startsWith('vpce-')) return { kind: 'unseen', id: gateway, what: 'VPC endpoint' }
+  return { kind: 'unseen', id: gateway, what: 'gateway' }
+}
+
+async function egressOf(
   ec2: EC2Client,
   instances: readonly ObservedInstance[],
-): Promise<Map<string, readonly string[] | 'unknown'>> {
-  const vpcIds = [...new Set(instances.map((instance) => instance.vpcId as string))]
+  knownEgress: KnownEgress,
+): Promise<Map<string, Egress>> {
+  const vpcIds = [...new Set(instances.flatMap((instance) => instance.interfaces.map((eni) => eni.vpcId)))]
   const routeTables: RouteTable[] = []
   await asPermitted('ec2:DescribeRouteTables', '*', async () => {
     const input = { Filters: [{ Name: 'vpc-id', Values: vpcIds }] }
@@ -174,54 +268,91 @@ async function subnetEgress(
       routeTables.push(...(page.RouteTables ?? []))
     }
   })
-  const targets = new Map(
-    instances.map((instance) => [
-      instance.subnetId as string,
-      defaultRouteTarget(routeTables, instance.subnetId as string, instance.vpcId as string),
+  const routesByInstance = new Map(
+    instances.map((instance) => [instance.instanceId, instanceRoutes(routeTables, instance)]),
+  )
+  const targets = [...routesByInstance.values()].flat().map((route) => route.target)
+  const idsOf = (kind: EgressTarget['kind'], prefix = '') => [
+    ...new Set(
+      targets.flatMap((t) => (t.kind === kind && 'id' in t && t.id.startsWith(prefix) ? [t.id] : [])),
+    ),
+  ]
+  const [natAddresses, eniAddresses] = await Promise.all([
+    natGatewayAddresses(ec2, idsOf('nat-gateway')),
+    interfaceAddresses(ec2, idsOf('nat-instance', 'eni-'), idsOf('nat-instance', 'i-')),
+  ])
+  const seen = new Map([...natAddresses, ...eniAddresses])
+  return new Map(
+    [...routesByInstance].map(([instanceId, routes]) => [
+      instanceId,
+      resolveEgress(routes, seen, knownEgress),
     ]),
   )
-  const natAddresses = await natGatewayAddresses(ec2, targetIds(targets, 'nat'))
-  const eniAddresses = await interfaceAddresses(
-    ec2,
-    targetIds(targets, 'eni'),
-    targetIds(targets, 'instance'),
-  )
-  const egress = new Map<string, readonly string[] | 'unknown'>()
-  for (const [subnetId, target] of targets) {
-    if (target === 'unknown') egress.set(subnetId, 'unknown')
-    else if (target === 'internet' || target === 'none') egress.set(subnetId, [])
-    else if ('nat' in target) egress.set(subnetId, natAddresses.get(target.nat) ?? 'unknown')
-    else egress.set(subnetId, eniAddresses.get('eni' in target ? target.eni : target.instance) ?? 'unknown')
+}
+
+/** The egress routes of every interface's subnet, in the families that interface sends. */
+function instanceRoutes(routeTables: readonly RouteTable[], instance: ObservedInstance): EgressRoute[] {
+  const routes = new Map<string, EgressRoute>()
+  for (const eni of instance.interfaces) {
+    const table =
+      routeTables.find((candidate) => candidate.Associations?.some((a) => a.SubnetId === eni.subnetId)) ??
+      routeTables.find(
+        (candidate) => candidate.VpcId === eni.vpcId && candidate.Associations?.some((a) => a.Main),
+      )
+    for (const route of egressRoutes(table)) {
+      const carried = route.family === 'both' || (route.family === 4 ? eni.ipv4 : eni.ipv6)
+      const key = `${route.destination} ${'id' in route.target ? route.target.id : route.target.kind}`
+      if (carried && !routes.has(key)) routes.set(key, route)
+    }
   }
-  return egress
+  return [...routes.values()]
 }
 
-function defaultRouteTarget(
-  routeTables: readonly RouteTable[],
-  subnetId: string,
-  vpcId: string,
-): DefaultRouteTarget {
-  const table =
-    routeTables.find((candidate) => candidate.Associations?.some((a) => a.SubnetId === subnetId)) ??
-    routeTables.find((candidate) => candidate.VpcId === vpcId && candidate.Associations?.some((a) => a.Main))
-  const route = table?.Routes?.find((r) => r.DestinationCidrBlock === '0.0.0.0/0' && r.State !== 'blackhole')
-  if (route === undefined) return 'none'
-  if (route.NatGatewayId) return { nat: route.NatGatewayId }
-  if (route.NetworkInterfaceId) return { eni: route.NetworkInterfaceId }
-  if (route.InstanceId) return { instance: route.InstanceId }
-  // Through an internet gateway an instance leaves from its own public address, already in its facts.
-  if (route.GatewayId?.startsWith('igw-')) return 'internet'
-  return 'unknown'
+/**
+ * Adds up what every route leads to. A NAT gateway or NAT instance without a public address, and every
+ * target the controller cannot see through, take their egress from knownEgress; one that has none there
+ * makes the whole instance unknown, because a lock missing one egress would refuse the instance's own calls.
+ */
+function resolveEgress(
+  routes: readonly EgressRoute[],
+  seen: ReadonlyMap<string, readonly string[]>,
+  knownEgress: KnownEgress,
+): Egress {
+  const egressIps = new Set<string>()
+  const unknown: { readonly destination: string; readonly id: string; readonly what: string }[] = []
+  for (const { destination, target } of routes) {
+    if (target.kind === 'own-address') continue
+    const found = seen.get(target.id) ?? declaredEgress(knownEgress, target.id)
+    if (found) for (const ip of found) egressIps.add(ip)
+    else if (target.kind === 'unseen') unknown.push({ destination, ...target })
+    else {
+      const what =
+        target.kind === 'nat-gateway'
+          ? 'NAT gateway without a public address'
+          : 'NAT instance without a public address'
+      unknown.push({ destination, id: target.id, what })
+    }
+  }
+  if (unknown.length === 0) return { egressIps: [...egressIps] }
+  return { egressIps: 'unknown', egressUnknownReason: unknownEgressReason(unknown) }
 }
 
-function targetIds(
-  targets: ReadonlyMap<string, DefaultRouteTarget>,
-  kind: 'nat' | 'eni' | 'instance',
-): string[] {
-  const ids = [...targets.values()].flatMap((target) =>
-    typeof target === 'object' && kind in target ? [(target as Record<string, string>)[kind] as string] : [],
+function unknownEgressReason(
+  unknown: readonly { readonly destination: string; readonly id: string; readonly what: string }[],
+): string {
+  const routes = unknown.map(({ destination, id, what }) => `${destination} to ${what} ${id}`)
+  const keys = [...new Set(unknown.map(({ id }) => (isUnseenTargetId(id) ? `"${id}"` : '"*"')))]
+  const orAny = keys.includes('"*"') ? '' : ' (or "*")'
+  const plural = routes.length > 1
+  return (
+    `its route${plural ? 's' : ''} ${inWords(routes)} lead${plural ? '' : 's'} where the controller cannot see ` +
+    `the public egress: add ${inWords(keys)}${orAny} to the knownEgress setting with the public CIDRs that ` +
+    'traffic leaves by.'
   )
-  return [...new Set(ids)]
+}
+
+function inWords(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 }
 
 async function natGatewayAddresses(

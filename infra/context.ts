@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib'
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Node } from 'constructs'
+import { parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
 import type { CredentialLockProps } from './credential-lock.js'
 
 const UNITS = { m: Duration.minutes, h: Duration.hours, d: Duration.days } as const
@@ -37,6 +38,23 @@ export function lockPropsFromContext(node: Node): CredentialLockProps {
     logRetention: logRetention === undefined ? undefined : (Number(logRetention) as RetentionDays),
     createTrail: flag(node, 'createTrail'),
     auditEventBusName: text('auditEventBusName'),
+    ...networkSettings(node),
+  }
+}
+
+/** knownEgress as JSON text (`-c`) or an object (cdk.json); trustedVpcEndpoints as a comma list or an array. */
+function networkSettings(node: Node): Pick<CredentialLockProps, 'knownEgress' | 'trustedVpcEndpoints'> {
+  const knownEgress = node.tryGetContext('knownEgress')
+  const trustedVpcEndpoints = node.tryGetContext('trustedVpcEndpoints')
+  return {
+    knownEgress:
+      knownEgress === undefined
+        ? undefined
+        : Object.fromEntries(parseKnownEgress('knownEgress', knownEgress)),
+    trustedVpcEndpoints:
+      trustedVpcEndpoints === undefined
+        ? undefined
+        : parseTrustedVpcEndpoints('trustedVpcEndpoints', trustedVpcEndpoints),
   }
 }
 

@@ -14,6 +14,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns'
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
+import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
 import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { handlerFunction } from './lambda-defaults.js'
 import { LockUninstall } from './lock-uninstall.js'
@@ -88,6 +89,20 @@ export interface CredentialLockProps {
    * @default 10
    */
   readonly managedPolicyQuota?: number
+  /**
+   * Company networks: the public CIDRs traffic leaves by, per route target the controller cannot see through
+   * (transit gateway `tgw-…`, peering `pcx-…`, firewall endpoint `vpce-…`, VPN `vgw-…`, private NAT `nat-…`,
+   * appliance `eni-…`, local gateway `lgw-…`) or `*` for any of them. An instance whose routes lead there is
+   * locked to those CIDRs instead of skipped. Public CIDRs only; never 0.0.0.0/0 or ::/0.
+   * @default - none: such instances are skipped, and their decision line names the target to add
+   */
+  readonly knownEgress?: Readonly<Record<string, readonly string[]>>
+  /**
+   * Interface endpoints in another VPC (a shared-services VPC reached over a transit gateway) that opted-in
+   * instances may call AWS through, from their own private addresses only.
+   * @default - none: only endpoints in the instance's own VPCs are allowed
+   */
+  readonly trustedVpcEndpoints?: readonly string[]
 }
 
 /** The one message group of the FIFO queue: every event is processed in order, one batch at a time. */
@@ -135,6 +150,8 @@ interface LockSettings {
   readonly refuseImdsV1: boolean
   readonly exemptActions: ReadonlyMap<string, readonly string[]>
   readonly managedPolicyQuota: number
+  readonly knownEgress: KnownEgress
+  readonly trustedVpcEndpoints: readonly string[]
 }
 
 /**
@@ -341,6 +358,7 @@ export class CredentialLock extends Construct {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...networkEnvironment(settings),
       },
     })
     deadLetterQueue.grantSendMessages(controller)
@@ -528,6 +546,8 @@ function validatedSettings(props: CredentialLockProps): LockSettings {
     refuseImdsV1: props.refuseImdsV1 ?? false,
     exemptActions: exemptActionsFrom(props.exemptActions ?? {}, 'exemptActions'),
     managedPolicyQuota: managedPolicyQuotaFrom(props.managedPolicyQuota ?? 10, 'managedPolicyQuota'),
+    knownEgress: parseKnownEgress('knownEgress', props.knownEgress),
+    trustedVpcEndpoints: parseTrustedVpcEndpoints('trustedVpcEndpoints', props.trustedVpcEndpoints),
   }
   checkTag('lockTagKey', settings.lockTagKey, 128)
   if (settings.lockTagKey.toLowerCase().startsWith('aws:')) {
@@ -556,6 +576,18 @@ function validatedSettings(props: CredentialLockProps): LockSettings {
     throw new Error(`auditEventBusName "${settings.auditEventBusName}" is not a valid event bus name.`)
   }
   return settings
+}
+
+/** The company-network settings in the form the controller reads them at cold start; absent when unset. */
+function networkEnvironment(settings: LockSettings): Record<string, string> {
+  const environment: Record<string, string> = {}
+  if (settings.knownEgress.size > 0) {
+    environment.KNOWN_EGRESS = JSON.stringify(Object.fromEntries(settings.knownEgress))
+  }
+  if (settings.trustedVpcEndpoints.length > 0) {
+    environment.TRUSTED_VPC_ENDPOINTS = settings.trustedVpcEndpoints.join(',')
+  }
+  return environment
 }
 
 function checkTag(prop: string, value: string, maxLength: number): void {

@@ -34,3 +34,51 @@ function compareCidrs(a: string, b: string): number {
   if (familyA !== familyB) return familyA - familyB
   return a < b ? -1 : a > b ? 1 : 0
 }
+
+interface ParsedCidr {
+  readonly family: 4 | 6
+  readonly bits: bigint
+  readonly prefix: number
+}
+
+/** Whether `inner` lies wholly inside `outer` (same family). Both must be CIDRs {@link toCidr} accepts. */
+export function cidrContains(outer: string, inner: string): boolean {
+  const a = parseCidr(outer)
+  const b = parseCidr(inner)
+  if (a.family !== b.family || a.prefix > b.prefix) return false
+  const shift = BigInt((a.family === 4 ? 32 : 128) - a.prefix)
+  return a.bits >> shift === b.bits >> shift
+}
+
+/** Whether two CIDRs share any address. */
+export function cidrsOverlap(a: string, b: string): boolean {
+  return cidrContains(a, b) || cidrContains(b, a)
+}
+
+function parseCidr(cidr: string): ParsedCidr {
+  const [ip = '', prefix = ''] = toCidr(cidr, 'CIDR').split('/')
+  if (isIPv4(ip)) return { family: 4, bits: ipv4Bits(ip), prefix: Number(prefix) }
+  return { family: 6, bits: ipv6Bits(ip), prefix: Number(prefix) }
+}
+
+function ipv4Bits(ip: string): bigint {
+  return ip.split('.').reduce((bits, octet) => (bits << 8n) | BigInt(octet), 0n)
+}
+
+function ipv6Bits(ip: string): bigint {
+  // An embedded dotted IPv4 tail (::ffff:192.0.2.1) stands for the last two groups.
+  const dotted = /\d+\.\d+\.\d+\.\d+$/.exec(ip)?.[0]
+  const v4 = dotted === undefined ? 0n : ipv4Bits(dotted)
+  const text =
+    dotted === undefined
+      ? ip
+      : `${ip.slice(0, -dotted.length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`
+  const [head = '', tail] = text.split('::')
+  const headGroups = head === '' ? [] : head.split(':')
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':')
+  const zeros = Array<string>(8 - headGroups.length - tailGroups.length).fill('0')
+  return [...headGroups, ...zeros, ...tailGroups].reduce(
+    (bits, group) => (bits << 16n) | BigInt(`0x${group}`),
+    0n,
+  )
+}

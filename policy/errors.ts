@@ -23,3 +23,8 @@ export class LockTooLargeError extends Error {
     )
   }
 }
+
+/** A company-network setting (knownEgress, trustedVpcEndpoints) is unusable; the message names it and the fix. */
+export class InvalidSettingError extends Error {
+  override readonly name = 'InvalidSettingError'
+}

@@ -347,7 +347,7 @@ function judgeInstance(
         : instance.state
   const refuseAll = instance === undefined || FINAL_STATES.has(instance.state)
   if (wasLocked) {
-    const since = refuseAll ? bucketEnd(now, settings) : wholeSecond(now)
+    const since = refuseAll ? bucketEnd(now, settings) : nextWholeSecond(now)
     return [
       { instanceId, outcome: 'tombstoned', since, issuedBefore: refuseAll ? undefined : since, reason: why },
     ]
@@ -362,7 +362,7 @@ function judgeInstance(
           instanceId,
           outcome: 'tombstoned',
           since,
-          issuedBefore: refuseAll ? undefined : wholeSecond(now),
+          issuedBefore: refuseAll ? undefined : nextWholeSecond(now),
           reason: why,
         },
       ]
@@ -754,6 +754,11 @@ function assertInstanceId(instanceId: string): void {
 
 function seconds(time: Date): number {
   return Math.floor(time.getTime() / 1000)
+}
+
+/** Rounded up: a tombstone covers every credential issued up to the moment it was decided. */
+function nextWholeSecond(time: Date): Date {
+  return new Date(Math.ceil(time.getTime() / 1000) * 1000)
 }
 
 function wholeSecond(time: Date): Date {

@@ -3,10 +3,7 @@
  * controller's cold start (handlers/config.ts), so a mistake fails before anything is deployed.
  */
 
-/** A setting cannot be used; the message is one sentence naming the setting, the value and the expected form. */
-export class InvalidSettingError extends Error {
-  override readonly name = 'InvalidSettingError'
-}
+import { InvalidSettingError } from './errors.js'
 
 /** IAM action names: `service:Action`, wildcards allowed in the action part, never a bare `*`. */
 const ACTION = /^[a-z0-9-]+:[A-Za-z0-9*?]+$/

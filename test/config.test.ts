@@ -16,6 +16,8 @@ describe('readConfig', () => {
       refuseImdsV1: false,
       exemptActions: new Map(),
       managedPolicyQuota: 10,
+      knownEgress: new Map(),
+      trustedVpcEndpoints: [],
     })
   })
 
@@ -31,6 +33,8 @@ describe('readConfig', () => {
       REFUSE_IMDSV1: 'true',
       EXEMPT_ACTIONS: '{"web":["s3:GetObject","s3:PutObject"]}',
       MANAGED_POLICY_QUOTA: '20',
+      KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["203.0.113.0/28"],"*":["198.51.100.7"]}',
+      TRUSTED_VPC_ENDPOINTS: 'vpce-0123456789abcdef0,vpce-0fedcba9876543210',
     })
 
     // Assess
@@ -42,6 +46,11 @@ describe('readConfig', () => {
       refuseImdsV1: true,
       exemptActions: new Map([['web', ['s3:GetObject', 's3:PutObject']]]),
       managedPolicyQuota: 20,
+      knownEgress: new Map([
+        ['tgw-0123456789abcdef0', ['203.0.113.0/28']],
+        ['*', ['198.51.100.7/32']],
+      ]),
+      trustedVpcEndpoints: ['vpce-0123456789abcdef0', 'vpce-0fedcba9876543210'],
     })
   })
 
@@ -74,6 +83,17 @@ describe('readConfig', () => {
       { AWS_REGION: 'eu-west-1', EXEMPT_ACTIONS: '[web]' },
       'EXEMPT_ACTIONS is not JSON: give a JSON object from role names to lists of actions, ' +
         'such as {"web-role":["s3:GetObject"]}.',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["10.0.0.0/8"]}' },
+      'KNOWN_EGRESS "tgw-0123456789abcdef0" lists "10.0.0.0/8", which is or includes a private, shared or ' +
+        'reserved range AWS never sees traffic come from: give the public CIDRs its traffic leaves by, such as ' +
+        '"203.0.113.0/28".',
+    ],
+    [
+      { AWS_REGION: 'eu-west-1', TRUSTED_VPC_ENDPOINTS: 'vpce-123' },
+      'TRUSTED_VPC_ENDPOINTS entry "vpce-123" is not a VPC endpoint ID: give interface endpoint IDs such as ' +
+        '"vpce-0123456789abcdef0".',
     ],
   ])('refuses %j with one clear sentence', (env, message) => {
     // Act

@@ -1,16 +1,22 @@
 import {
+  DescribeInstancesCommand,
   DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
   type Route,
+  type RouteTable,
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { type ObservedInstance, withEgress } from '../handlers/ec2-truth.js'
+import { describeOptedIn, egressRoutes, type ObservedInstance, withEgress } from '../handlers/ec2-truth.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })
+const NO_KNOWN_EGRESS = new Map<string, string[]>()
+const TGW = 'tgw-0123456789abcdef0'
+const PCX = 'pcx-0123456789abcdef0'
+const NAT_PUBLIC_IP = '198.51.100.7'
 
 const privateInstance: ObservedInstance = {
   instanceId: 'i-0a1b2c3d4e5f60001',
@@ -19,11 +25,27 @@ const privateInstance: ObservedInstance = {
   optedIn: true,
   publicIps: [],
   privateIps: ['10.0.2.10'],
-  subnetId: 'subnet-private',
-  vpcId: 'vpc-1',
+  primaryPrivateIpv4: '10.0.2.10',
+  otherVpcIds: [],
+  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
 }
 
-function defaultRoute(route: Partial<Route>) {
+const dualStackInstance: ObservedInstance = {
+  ...privateInstance,
+  publicIps: ['2001:db8:2::10'],
+  privateIps: ['10.0.2.10', '2001:db8:2::10'],
+  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: true }],
+}
+
+function table(subnetId: string, routes: Route[], vpcId = 'vpc-1'): RouteTable {
+  return {
+    VpcId: vpcId,
+    Associations: [{ SubnetId: subnetId }],
+    Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' }, ...routes],
+  }
+}
+
+function routeTables(...tables: RouteTable[]) {
   ec2Mock.on(DescribeRouteTablesCommand).resolves({
     RouteTables: [
       {
@@ -31,12 +53,21 @@ function defaultRoute(route: Partial<Route>) {
         Associations: [{ Main: true }],
         Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }],
       },
-      {
-        VpcId: 'vpc-1',
-        Associations: [{ SubnetId: 'subnet-private' }],
-        Routes: [{ DestinationCidrBlock: '0.0.0.0/0', State: 'active', ...route }],
-      },
+      ...tables,
     ],
+  })
+}
+
+function defaultRoute(route: Partial<Route>) {
+  routeTables(table('subnet-private', [{ DestinationCidrBlock: '0.0.0.0/0', State: 'active', ...route }]))
+}
+
+function natGateways(...nats: { id: string; publicIp?: string }[]) {
+  ec2Mock.on(DescribeNatGatewaysCommand).resolves({
+    NatGateways: nats.map(({ id, publicIp }) => ({
+      NatGatewayId: id,
+      NatGatewayAddresses: [publicIp ? { PublicIp: publicIp } : { PrivateIp: '10.0.9.9' }],
+    })),
   })
 }
 
@@ -44,17 +75,13 @@ beforeEach(() => ec2Mock.reset())
 
 describe('withEgress: where a private instance reaches AWS from', () => {
   it.each([
-    ['a NAT gateway', { NatGatewayId: 'nat-1' }, ['198.51.100.7']],
+    ['a NAT gateway', { NatGatewayId: 'nat-1' }, [NAT_PUBLIC_IP]],
     ['a NAT instance', { NetworkInterfaceId: 'eni-nat' }, ['198.51.100.9']],
-    ['a transit gateway (egress unknown: never guess)', { TransitGatewayId: 'tgw-1' }, 'unknown'],
-    ['a VPC peering (egress unknown)', { VpcPeeringConnectionId: 'pcx-1' }, 'unknown'],
     ['an internet gateway (it leaves from its own address)', { GatewayId: 'igw-1' }, []],
   ])('through %s', async (_, route, expected) => {
     // Prepare
     defaultRoute(route)
-    ec2Mock.on(DescribeNatGatewaysCommand).resolves({
-      NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: '198.51.100.7' }] }],
-    })
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP })
     ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
       NetworkInterfaces: [
         {
@@ -65,21 +92,228 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true)
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
 
     // Assess
     expect(facts?.egressIps).toEqual(expected)
   })
 
-  it('treats a private NAT gateway (no public address) as unknown egress', async () => {
+  it.each([
+    ['a transit gateway', { TransitGatewayId: TGW }, `transit gateway ${TGW}`, TGW],
+    ['a VPC peering', { VpcPeeringConnectionId: PCX }, `peering connection ${PCX}`, PCX],
+    [
+      'a firewall endpoint',
+      { GatewayId: 'vpce-0123456789abcdef0' },
+      'VPC endpoint vpce-0123456789abcdef0',
+      'vpce-0123456789abcdef0',
+    ],
+    [
+      'a virtual private gateway',
+      { GatewayId: 'vgw-0123456789abcdef0' },
+      'virtual private gateway vgw-0123456789abcdef0',
+      'vgw-0123456789abcdef0',
+    ],
+  ])(
+    'through %s, not in knownEgress: unknown, and the reason names the target and the setting',
+    async (_, route, target, id) => {
+      // Prepare
+      defaultRoute(route)
+
+      // Act
+      const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+
+      // Assess
+      expect(facts).toMatchObject({
+        egressIps: 'unknown',
+        egressUnknownReason:
+          `its route 0.0.0.0/0 to ${target} leads where the controller cannot see the public egress: add ` +
+          `"${id}" (or "*") to the knownEgress setting with the public CIDRs that traffic leaves by.`,
+      })
+    },
+  )
+
+  it('through a transit gateway in knownEgress: its declared CIDRs', async () => {
     // Prepare
-    defaultRoute({ NatGatewayId: 'nat-private' })
-    ec2Mock.on(DescribeNatGatewaysCommand).resolves({
-      NatGateways: [{ NatGatewayId: 'nat-private', NatGatewayAddresses: [{ PrivateIp: '10.0.9.9' }] }],
+    defaultRoute({ TransitGatewayId: TGW })
+    const knownEgress = new Map([[TGW, ['203.0.113.0/28', '203.0.113.64/28']]])
+
+    // Act
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, knownEgress)
+
+    // Assess
+    expect(facts?.egressIps).toEqual(['203.0.113.0/28', '203.0.113.64/28'])
+    expect(facts?.egressUnknownReason).toBeUndefined()
+  })
+
+  it('through a peering connection covered by "*": the catch-all CIDRs; a listed target keeps its own', async () => {
+    // Prepare
+    routeTables(
+      table('subnet-private', [
+        { DestinationCidrBlock: '0.0.0.0/0', VpcPeeringConnectionId: PCX },
+        { DestinationCidrBlock: '52.94.0.0/16', TransitGatewayId: TGW },
+      ]),
+    )
+    const knownEgress = new Map([
+      ['*', ['203.0.113.0/28']],
+      [TGW, ['192.0.2.0/28']],
+    ])
+
+    // Act
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, knownEgress)
+
+    // Assess
+    expect(facts?.egressIps).toEqual(['203.0.113.0/28', '192.0.2.0/28'])
+  })
+
+  it('treats a private NAT gateway (no public address) as unknown egress unless knownEgress names it', async () => {
+    // Prepare
+    defaultRoute({ NatGatewayId: 'nat-0123456789abcdef0' })
+    natGateways({ id: 'nat-0123456789abcdef0' })
+    const declared = new Map([['nat-0123456789abcdef0', ['203.0.113.8/29']]])
+
+    // Act
+    const [unknown] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [known] = await withEgress(ec2, [privateInstance], () => true, declared)
+
+    // Assess
+    expect(unknown).toMatchObject({
+      egressIps: 'unknown',
+      egressUnknownReason:
+        'its route 0.0.0.0/0 to NAT gateway without a public address nat-0123456789abcdef0 leads where the ' +
+        'controller cannot see the public egress: add "nat-0123456789abcdef0" (or "*") to the knownEgress ' +
+        'setting with the public CIDRs that traffic leaves by.',
+    })
+    expect(known?.egressIps).toEqual(['203.0.113.8/29'])
+  })
+
+  it('names every unseen target in one sentence, and "*" alone for a target no key can name', async () => {
+    // Prepare
+    routeTables(
+      table('subnet-private', [
+        { DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: TGW },
+        { DestinationCidrBlock: '52.94.0.0/16', CoreNetworkArn: 'arn:aws:networkmanager::1:core-network/x' },
+      ]),
+    )
+
+    // Act
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+
+    // Assess
+    expect(facts?.egressUnknownReason).toBe(
+      `its routes 0.0.0.0/0 to transit gateway ${TGW} and 52.94.0.0/16 to core network ` +
+        'arn:aws:networkmanager::1:core-network/x lead where the controller cannot see the public egress: add ' +
+        `"${TGW}" and "*" to the knownEgress setting with the public CIDRs that traffic leaves by.`,
+    )
+  })
+
+  it('adds the NAT of a more specific public route to the default route NAT', async () => {
+    // Prepare
+    routeTables(
+      table('subnet-private', [
+        { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1' },
+        { DestinationCidrBlock: '3.5.0.0/16', NatGatewayId: 'nat-2' },
+      ]),
+    )
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP }, { id: 'nat-2', publicIp: '198.51.100.8' })
+
+    // Act
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+
+    // Assess
+    expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8'])
+    expect(ec2Mock.commandCalls(DescribeNatGatewaysCommand)[0]?.args[0].input).toEqual({
+      NatGatewayIds: ['nat-1', 'nat-2'],
+    })
+  })
+
+  it('reads IPv6 routes only for an interface with IPv6: ::/0 to an egress-only gateway, NAT64 to a NAT', async () => {
+    // Prepare
+    routeTables(
+      table('subnet-private', [
+        { DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1' },
+        { DestinationIpv6CidrBlock: '::/0', EgressOnlyInternetGatewayId: 'eigw-1' },
+        { DestinationIpv6CidrBlock: '64:ff9b::/96', NatGatewayId: 'nat-1' },
+      ]),
+    )
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP })
+
+    // Act
+    const [ipv4Only, dualStack] = await withEgress(
+      ec2,
+      [privateInstance, { ...dualStackInstance, instanceId: 'i-0a1b2c3d4e5f60002' }],
+      () => true,
+      NO_KNOWN_EGRESS,
+    )
+
+    // Assess
+    expect(ipv4Only?.egressIps).toEqual([])
+    expect(dualStack?.egressIps).toEqual([NAT_PUBLIC_IP])
+  })
+
+  it('an IPv6 route to an unseen target leaves an IPv4-only instance alone', async () => {
+    // Prepare
+    routeTables(
+      table('subnet-private', [
+        { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1' },
+        { DestinationIpv6CidrBlock: '::/0', TransitGatewayId: TGW },
+      ]),
+    )
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP })
+
+    // Act
+    const [ipv4Only, dualStack] = await withEgress(
+      ec2,
+      [privateInstance, { ...dualStackInstance, instanceId: 'i-0a1b2c3d4e5f60002' }],
+      () => true,
+      NO_KNOWN_EGRESS,
+    )
+
+    // Assess
+    expect(ipv4Only?.egressIps).toEqual([NAT_PUBLIC_IP])
+    expect(dualStack?.egressIps).toBe('unknown')
+  })
+
+  it('adds the routes of a second interface in another VPC, read in the same pass', async () => {
+    // Prepare
+    const twoVpcs: ObservedInstance = {
+      ...privateInstance,
+      otherVpcIds: ['vpc-2'],
+      interfaces: [
+        ...privateInstance.interfaces,
+        { subnetId: 'subnet-other', vpcId: 'vpc-2', ipv4: true, ipv6: false },
+      ],
+    }
+    routeTables(
+      table('subnet-private', [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1' }]),
+      table('subnet-other', [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-2' }], 'vpc-2'),
+    )
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP }, { id: 'nat-2', publicIp: '198.51.100.8' })
+
+    // Act
+    const [facts] = await withEgress(ec2, [twoVpcs], () => true, NO_KNOWN_EGRESS)
+
+    // Assess
+    expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8'])
+    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)).toHaveLength(1)
+    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)[0]?.args[0].input).toEqual({
+      Filters: [{ Name: 'vpc-id', Values: ['vpc-1', 'vpc-2'] }],
+    })
+  })
+
+  it("falls back to the VPC's main route table for a subnet without its own", async () => {
+    // Prepare
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({
+      RouteTables: [
+        {
+          VpcId: 'vpc-1',
+          Associations: [{ Main: true }],
+          Routes: [{ DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: TGW }],
+        },
+      ],
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true)
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
 
     // Assess
     expect(facts?.egressIps).toBe('unknown')
@@ -88,15 +322,37 @@ describe('withEgress: where a private instance reaches AWS from', () => {
   it('looks up an instance with its own public address too: its subnet may route it through a NAT', async () => {
     // Prepare
     defaultRoute({ NatGatewayId: 'nat-1' })
-    ec2Mock.on(DescribeNatGatewaysCommand).resolves({
-      NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: '198.51.100.7' }] }],
-    })
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP })
 
     // Act
-    const [facts] = await withEgress(ec2, [{ ...privateInstance, publicIps: ['54.0.0.1'] }], () => true)
+    const [facts] = await withEgress(
+      ec2,
+      [{ ...privateInstance, publicIps: ['54.0.0.1'] }],
+      () => true,
+      NO_KNOWN_EGRESS,
+    )
 
     // Assess
-    expect(facts).toMatchObject({ publicIps: ['54.0.0.1'], egressIps: ['198.51.100.7'] })
+    expect(facts).toMatchObject({ publicIps: ['54.0.0.1'], egressIps: [NAT_PUBLIC_IP] })
+  })
+
+  it('costs one look-up of each kind for a whole batch of instances', async () => {
+    // Prepare
+    defaultRoute({ NatGatewayId: 'nat-1' })
+    natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP })
+    const fleet = Array.from({ length: 20 }, (_, index) => ({
+      ...privateInstance,
+      instanceId: `i-0a1b2c3d4e5f6${String(index).padStart(4, '0')}`,
+    }))
+
+    // Act
+    const facts = await withEgress(ec2, fleet, () => true, NO_KNOWN_EGRESS)
+
+    // Assess
+    expect(new Set(facts.map((instance) => JSON.stringify(instance.egressIps)))).toEqual(
+      new Set([JSON.stringify([NAT_PUBLIC_IP])]),
+    )
+    expect(ec2Mock.calls()).toHaveLength(2)
   })
 
   it('costs no look-up for stopped, not opted-in or unconcerned instances', async () => {
@@ -111,10 +367,134 @@ describe('withEgress: where a private instance reaches AWS from', () => {
       ec2,
       [...others, privateInstance],
       (instance) => instance !== privateInstance,
+      NO_KNOWN_EGRESS,
     )
 
     // Assess
     expect(ec2Mock.calls()).toHaveLength(0)
     expect(facts.map((instance) => instance.egressIps)).toEqual([[], [], []])
+  })
+})
+
+describe('egressRoutes: which routes can carry calls to AWS public endpoints', () => {
+  it.each<[string, Route]>([
+    ['the local route', { DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }],
+    ['a blackhole', { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'blackhole' }],
+    ['a gateway endpoint', { DestinationPrefixListId: 'pl-63a5400a', GatewayId: 'vpce-0123456789abcdef0' }],
+    ['another VPC over a transit gateway', { DestinationCidrBlock: '10.0.0.0/8', TransitGatewayId: TGW }],
+    ['the company network over a VPN', { DestinationCidrBlock: '172.16.0.0/12', GatewayId: 'vgw-1' }],
+    ['a peered VPC', { DestinationCidrBlock: '192.168.4.0/24', VpcPeeringConnectionId: PCX }],
+    ['a shared-space (CGNAT) VPC range', { DestinationCidrBlock: '100.64.0.0/16', TransitGatewayId: TGW }],
+    ['an IPv6 unique local range', { DestinationIpv6CidrBlock: 'fd00:10::/32', TransitGatewayId: TGW }],
+  ])('leaves out %s', (_, route) => {
+    // Act
+    const routes = egressRoutes({ Routes: [route] })
+
+    // Assess
+    expect(routes).toEqual([])
+  })
+
+  it.each<[string, Route, unknown]>([
+    [
+      'the IPv4 default route',
+      { DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: TGW },
+      { destination: '0.0.0.0/0', family: 4, target: { kind: 'unseen', id: TGW, what: 'transit gateway' } },
+    ],
+    [
+      'a more specific public route',
+      { DestinationCidrBlock: '3.5.0.0/16', NatGatewayId: 'nat-2' },
+      { destination: '3.5.0.0/16', family: 4, target: { kind: 'nat-gateway', id: 'nat-2' } },
+    ],
+    [
+      'the IPv6 default route to an egress-only gateway',
+      { DestinationIpv6CidrBlock: '::/0', EgressOnlyInternetGatewayId: 'eigw-1' },
+      { destination: '::/0', family: 6, target: { kind: 'own-address' } },
+    ],
+    [
+      'NAT64',
+      { DestinationIpv6CidrBlock: '64:ff9b::/96', NatGatewayId: 'nat-1' },
+      { destination: '64:ff9b::/96', family: 6, target: { kind: 'nat-gateway', id: 'nat-1' } },
+    ],
+    [
+      'a route to a NAT instance',
+      { DestinationCidrBlock: '0.0.0.0/0', InstanceId: 'i-0nat', NetworkInterfaceId: 'eni-nat' },
+      { destination: '0.0.0.0/0', family: 4, target: { kind: 'nat-instance', id: 'eni-nat' } },
+    ],
+    [
+      'a Wavelength carrier gateway',
+      { DestinationCidrBlock: '0.0.0.0/0', CarrierGatewayId: 'cagw-1' },
+      { destination: '0.0.0.0/0', family: 4, target: { kind: 'own-address' } },
+    ],
+    [
+      'a customer prefix list (its entries are not read: both families)',
+      { DestinationPrefixListId: 'pl-0123456789abcdef0', TransitGatewayId: TGW },
+      {
+        destination: 'pl-0123456789abcdef0',
+        family: 'both',
+        target: { kind: 'unseen', id: TGW, what: 'transit gateway' },
+      },
+    ],
+  ])('keeps %s', (_, route, expected) => {
+    // Act
+    const routes = egressRoutes({ Routes: [route] })
+
+    // Assess
+    expect(routes).toEqual([expected])
+  })
+})
+
+describe('describeOptedIn: the network facts of each instance', () => {
+  it('reads the primary private IPv4, the other VPCs of its interfaces and its launch time', async () => {
+    // Prepare
+    const launchedAt = new Date('2026-11-25T08:00:00Z')
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: 'i-0a1b2c3d4e5f60001',
+              State: { Name: 'running' },
+              VpcId: 'vpc-1',
+              SubnetId: 'subnet-private',
+              PrivateIpAddress: '10.0.2.10',
+              LaunchTime: launchedAt,
+              Tags: [{ Key: 'credential-lock', Value: 'enabled' }],
+              NetworkInterfaces: [
+                {
+                  SubnetId: 'subnet-private',
+                  VpcId: 'vpc-1',
+                  PrivateIpAddresses: [{ PrivateIpAddress: '10.0.2.10' }, { PrivateIpAddress: '10.0.2.11' }],
+                },
+                {
+                  SubnetId: 'subnet-shared',
+                  VpcId: 'vpc-2',
+                  PrivateIpAddresses: [{ PrivateIpAddress: '10.9.0.5' }],
+                  Ipv6Addresses: [{ Ipv6Address: '2001:db8:9::5' }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    })
+
+    // Act
+    const [instance] = await describeOptedIn({
+      ec2,
+      lockTag: { key: 'credential-lock', value: 'enabled' },
+      profileRoles: new Map(),
+    })
+
+    // Assess
+    expect(instance).toMatchObject({
+      primaryPrivateIpv4: '10.0.2.10',
+      otherVpcIds: ['vpc-2'],
+      launchedAt,
+      privateIps: ['10.0.2.10', '10.0.2.11', '10.9.0.5', '2001:db8:9::5'],
+      interfaces: [
+        { subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false },
+        { subnetId: 'subnet-shared', vpcId: 'vpc-2', ipv4: true, ipv6: true },
+      ],
+    })
   })
 })

@@ -510,6 +510,8 @@ describe('CredentialLock stack with every setting given', () => {
       logRetention: '90',
       createTrail: 'true',
       auditEventBusName: 'security-audit',
+      knownEgress: '{"tgw-0123456789abcdef0": ["203.0.113.0/28"], "*": ["198.51.100.7"]}',
+      trustedVpcEndpoints: 'vpce-0fedcba9876543210, vpce-0123456789abcdef0',
     })
     template = Template.fromStack(built.lock)
   })
@@ -523,6 +525,8 @@ describe('CredentialLock stack with every setting given', () => {
           DRY_RUN: 'true',
           TOMBSTONE_RETENTION_HOURS: '24',
           AUDIT_EVENT_BUS: 'security-audit',
+          KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["203.0.113.0/28"],"*":["198.51.100.7/32"]}',
+          TRUSTED_VPC_ENDPOINTS: 'vpce-0123456789abcdef0,vpce-0fedcba9876543210',
         }),
       },
     })
@@ -569,7 +573,7 @@ describe('CredentialLock stack with every setting given', () => {
         ]),
       },
     })
-    expect(alarms).toHaveLength(5)
+    expect(alarms).toHaveLength(6)
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }])
   })
 
@@ -671,6 +675,45 @@ describe('settings that are refused at synth', () => {
     expect(create).toThrow(new Error(message))
   })
 
+  it.each<[string, CredentialLockProps, string]>([
+    [
+      'egress that is every address',
+      { knownEgress: { 'tgw-0123456789abcdef0': ['0.0.0.0/0'] } },
+      'knownEgress "tgw-0123456789abcdef0" lists "0.0.0.0/0", which is every address and would lock nothing: ' +
+        'give only the public CIDRs its traffic leaves by, such as "203.0.113.0/28".',
+    ],
+    [
+      'a private range as egress',
+      { knownEgress: { '*': ['10.0.0.0/8'] } },
+      'knownEgress "*" lists "10.0.0.0/8", which is or includes a private, shared or reserved range AWS never ' +
+        'sees traffic come from: give the public CIDRs its traffic leaves by, such as "203.0.113.0/28".',
+    ],
+    [
+      'a VPC ID as a trusted endpoint',
+      { trustedVpcEndpoints: ['vpc-0123456789abcdef0'] },
+      'trustedVpcEndpoints entry "vpc-0123456789abcdef0" is not a VPC endpoint ID: give interface endpoint IDs ' +
+        'such as "vpce-0123456789abcdef0".',
+    ],
+  ])('refuses %s, naming the setting, the value and the expected form', (_case, props, message) => {
+    // Prepare
+    const stack = new Stack()
+
+    // Act
+    const create = () => new CredentialLock(stack, 'Lock', props)
+
+    // Assess
+    expect(create).toThrowError(expect.objectContaining({ name: 'InvalidSettingError', message }))
+  })
+
+  it('refuses knownEgress context that is not JSON', async () => {
+    await expect(
+      appWith({ ...NO_BUNDLING, knownEgress: 'tgw-0123456789abcdef0=203.0.113.0/28' }),
+    ).rejects.toThrow(
+      'knownEgress "tgw-0123456789abcdef0=203.0.113.0/28" is not JSON: give an object such as ' +
+        '{"tgw-0123456789abcdef0": ["203.0.113.0/28"]}.',
+    )
+  })
+
   it('refuses a context duration without a unit', async () => {
     await expect(appWith({ ...NO_BUNDLING, resyncPeriod: '60' })).rejects.toThrow(
       'Context resyncPeriod "60" must be a number and a unit m, h or d, such as 30m or 12h.',
@@ -694,6 +737,35 @@ describe('settings that are refused at synth', () => {
     await expect(lookup).rejects.toThrow(
       'Cannot find your public IP for the demo SSH rule: pass -c sshCidr=x.x.x.x/32.',
     )
+  })
+
+  it('takes company networks from cdk.json as an object and a list, and sets nothing when they are absent', async () => {
+    // Prepare / Act
+    const given = Template.fromStack(
+      (
+        await appWith({
+          ...NO_BUNDLING,
+          knownEgress: { 'pcx-0123456789abcdef0': ['2001:db8:ff::/48'] },
+          trustedVpcEndpoints: ['vpce-0123456789abcdef0'],
+        })
+      ).lock,
+    )
+    const absent = Template.fromStack((await appWith(NO_BUNDLING)).lock)
+
+    // Assess
+    given.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          KNOWN_EGRESS: '{"pcx-0123456789abcdef0":["2001:db8:ff::/48"]}',
+          TRUSTED_VPC_ENDPOINTS: 'vpce-0123456789abcdef0',
+        }),
+      },
+    })
+    absent.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ KNOWN_EGRESS: Match.absent(), TRUSTED_VPC_ENDPOINTS: Match.absent() }),
+      },
+    })
   })
 
   it('builds no demo stack without demo=true', async () => {

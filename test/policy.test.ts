@@ -1161,7 +1161,10 @@ describe('documents', () => {
     expect([...current.locked].sort()).toEqual(
       [WORKER, WORKER_2, V6_ONLY, NODE].map((machine) => machine.facts.instanceId).sort(),
     )
-    expect(current.tombstones.get(WEB.facts.instanceId)).toEqual({ since: at(HOUR), issuedBefore: at(HOUR) })
+    expect(current.tombstones.get(WEB.facts.instanceId)).toEqual({
+      since: at(HOUR + SECOND),
+      issuedBefore: at(HOUR + SECOND),
+    })
   })
 
   it('read as empty when they are not the controller’s', () => {

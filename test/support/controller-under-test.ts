@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger'
+import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types'
 import { Metrics } from '@aws-lambda-powertools/metrics'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
@@ -18,6 +19,31 @@ export interface ControllerUnderTest {
   readonly ec2: EC2Client
   readonly iam: IAMClient
   readonly accountId: string
+  /** Every `lock decision` line the controller logged, oldest first. */
+  readonly decisions: readonly DecisionLine[]
+}
+
+/** The fields of one `lock decision` log line (see handlers/controller.ts). */
+export interface DecisionLine {
+  readonly roleName: string
+  readonly action: string
+  readonly reason: string
+  readonly instances: readonly ({ readonly instanceId: string; readonly outcome: string } & Record<
+    string,
+    unknown
+  >)[]
+}
+
+/** A logger that also keeps the controller's decision lines, so tests can read the reasons it gave. */
+class DecisionRecorder extends Logger {
+  readonly decisions: DecisionLine[] = []
+
+  override info(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
+    const [fields] = extraInput
+    if (input === 'lock decision' && typeof fields === 'object')
+      this.decisions.push(fields as unknown as DecisionLine)
+    super.info(input, ...extraInput)
+  }
 }
 
 /**
@@ -26,7 +52,12 @@ export interface ControllerUnderTest {
  */
 export function controllerUnderTest(
   endpoint: string,
-  options: { readonly logLevel?: 'SILENT' | 'INFO'; readonly config?: Partial<ControllerConfig> } = {},
+  options: {
+    readonly logLevel?: 'SILENT' | 'INFO'
+    readonly config?: Partial<ControllerConfig>
+    /** Another controller's moto account, to run it with other settings on the same world. */
+    readonly accountId?: string
+  } = {},
 ): ControllerUnderTest {
   const clientConfig = {
     endpoint,
@@ -39,7 +70,7 @@ export function controllerUnderTest(
     events: new EventBridgeClient(clientConfig),
   }
   const operator = { ec2: new EC2Client(clientConfig), iam: new IAMClient(clientConfig) }
-  const accountId = useMotoAccount(controllerClients.ec2)
+  const accountId = useMotoAccount(controllerClients.ec2, options.accountId)
   for (const client of [controllerClients.iam, controllerClients.events, operator.ec2, operator.iam]) {
     useMotoAccount(client, accountId)
   }
@@ -49,11 +80,15 @@ export function controllerUnderTest(
     controllerClients.events,
   )
   let offsetMs = 0
+  const logger = new DecisionRecorder({
+    serviceName: 'credential-lock',
+    logLevel: options.logLevel ?? 'SILENT',
+  })
   const handler = createHandler({
     ...controllerClients,
     sqs: new SQSClient(clientConfig),
     deadLetterQueueUrl: undefined,
-    logger: new Logger({ serviceName: 'credential-lock', logLevel: options.logLevel ?? 'SILENT' }),
+    logger,
     metrics: new Metrics({
       namespace: 'CredentialLock',
       serviceName: 'credential-lock',
@@ -70,5 +105,6 @@ export function controllerUnderTest(
     },
     ...operator,
     accountId,
+    decisions: logger.decisions,
   }
 }

@@ -56,7 +56,11 @@ import {
 export const THIEF_IP = '203.0.113.66'
 const FOREIGN_VPC = 'vpc-0f0e0d0c0b0a09080'
 /** Allowed by the role's own inline policy, so a refusal can only come from the lock. */
-const READ_REPORT: ApiCall = { action: 's3:GetObject', resource: 'arn:aws:s3:::defenders-reports/q3.csv' }
+/** The call the Defenders' own policy allows: a verdict on it shows what the lock adds. */
+export const READ_REPORT: ApiCall = {
+  action: 's3:GetObject',
+  resource: 'arn:aws:s3:::defenders-reports/q3.csv',
+}
 
 export type ControllerHandler = (
   event: ControllerEvent,
@@ -121,7 +125,12 @@ type Delivery =
 /** The chapters, in order; each depends on the ones before it. */
 export function defendersStory(deps: StoryDeps): Chapter[] {
   const { world, ec2 } = deps
-  const memory = { lukeOldIp: '', elasticIp: { allocationId: '', associationId: '', publicIp: '' } }
+  const memory = {
+    lukeOldIp: '',
+    elasticIp: { allocationId: '', associationId: '', publicIp: '' },
+    /** When the story last started each instance: moto keeps LaunchTime from the first launch, AWS updates it. */
+    startedAt: new Map<string, Date>(),
+  }
   const read = (who: WorldInstance) => readInstance(ec2, who.instanceId)
   const credentials = (who: WorldInstance): InstanceCredentials => ({
     accountId: world.accountId,
@@ -130,8 +139,8 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     instanceId: who.instanceId,
     vpcId: world.vpcId,
     privateIpv4: who.privateIp,
-    // The credential IMDS handed out just after the instance's latest start, as EC2 last described it.
-    issuedAt: who.launchedAt && new Date(who.launchedAt.getTime() + 1_000),
+    // The credential IMDS handed out at the instance's latest start.
+    issuedAt: memory.startedAt.get(who.instanceId) ?? who.launchedAt,
   })
   const publicCall = (
     who: string,
@@ -334,6 +343,7 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
       eventKind: 'state change',
       act: async () => {
         await startInstance(ec2, world.luke.instanceId)
+        memory.startedAt.set(world.luke.instanceId, new Date())
         return { direct: stateChange(world.luke.instanceId, 'running') }
       },
       checks: async () => [

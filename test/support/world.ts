@@ -30,6 +30,23 @@
  * - DescribeRouteTables (filter `association.subnet-id`) returns the private subnet's `0.0.0.0/0`
  *   route with `NatGatewayId` (state `active`), plus the `local` route.
  * - RunInstances with MinCount > 1 attaches the instance profile to the first instance only.
+ * - Company networks (checked with small experiments against this server):
+ *   - Transit gateways, egress-only internet gateways, virtual private gateways and peering connections exist
+ *     and can be route targets; CreateRoute checks that a peering connection or VPC endpoint exists.
+ *   - IPv6 routes (`DestinationIpv6CidrBlock`, `::/0` to `EgressOnlyInternetGatewayId`, `64:ff9b::/96` to a
+ *     NAT gateway) come back as given. A VPC with AmazonProvidedIpv6CidrBlock gets a /56 from 2400:6500::/32,
+ *     plus a `local` route for it.
+ *   - A Gateway Load Balancer endpoint as a route target (`VpcEndpointId`) comes back as `GatewayId: vpce-…`,
+ *     as in AWS; an interface endpoint is refused as a target (RouteNotSupported). A gateway endpoint adds a
+ *     route with `DestinationPrefixListId` and `GatewayId: vpce-…` to its route tables.
+ *   - A private NAT gateway (`ConnectivityType: private`) has only `PrivateIp` in `NatGatewayAddresses`.
+ *   - QUIRK: an instance in an IPv6-only subnet (`Ipv6Native`) gets an IPv6 address as `PrivateIpAddress`
+ *     (also in `PrivateIpAddresses`); AWS gives it no private IPv4 and no such field. The top-level
+ *     `Ipv6Address` stays empty (IsPrimaryIpv6 false); the address is in `NetworkInterfaces[].Ipv6Addresses`.
+ *   - A network interface from another VPC attaches to an instance (AttachNetworkInterface, device index 1) and
+ *     shows in DescribeInstances with its own `VpcId` and `SubnetId`; moto does not check the availability zone.
+ *   - QUIRK: `LaunchTime` does not change on stop/start (AWS sets it at every start).
+ *   - DescribeRouteTables takes several VPC IDs in one `vpc-id` filter.
  * - AWS managed policies exist only because `startMoto` sets MOTO_IAM_LOAD_MANAGED_POLICIES=true; the first
  *   IAM call of an account then takes about a second.
  */
@@ -125,12 +142,15 @@ export interface DefendersWorld {
   readonly danny: WorldInstance
 }
 
-export type WorldSubnet = 'public' | 'private'
+/** One of the Defenders subnets, or any other subnet by ID (the company networks). */
+export type WorldSubnet = 'public' | 'private' | { readonly subnetId: string }
 
 export interface LaunchOptions {
   readonly subnet: WorldSubnet
   readonly name: string
   readonly optedIn: boolean
+  /** IPv6 addresses to assign (the subnet needs an IPv6 block). @default 0 */
+  readonly ipv6Addresses?: number
 }
 
 export async function buildDefendersWorld(clients: WorldClients): Promise<DefendersWorld> {
@@ -169,12 +189,22 @@ export async function launchOnRole(
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,
-      SubnetId: options.subnet === 'public' ? world.publicSubnet.subnetId : world.privateSubnet.subnetId,
+      SubnetId: subnetIdOf(world, options.subnet),
+      ...(options.ipv6Addresses ? { Ipv6AddressCount: options.ipv6Addresses } : {}),
       IamInstanceProfile: { Arn: world.instanceProfile.arn },
       TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
     }),
   )
   return readInstance(ec2, required(launched.Instances?.[0]?.InstanceId, 'RunInstances instance id'))
+}
+
+function subnetIdOf(
+  world: Pick<DefendersWorld, 'publicSubnet' | 'privateSubnet'>,
+  subnet: WorldSubnet,
+): string {
+  if (subnet === 'public') return world.publicSubnet.subnetId
+  if (subnet === 'private') return world.privateSubnet.subnetId
+  return subnet.subnetId
 }
 
 export async function readInstance(ec2: EC2Client, instanceId: string): Promise<WorldInstance> {
@@ -350,7 +380,8 @@ function toWorldInstance(instance: Instance, arnPrefix: string): WorldInstance {
   }
 }
 
-function required<Value>(value: Value | undefined | null, what: string): Value {
+/** The value moto returned, or an error naming what it left out. */
+export function required<Value>(value: Value | undefined | null, what: string): Value {
   if (value === undefined || value === null) throw new Error(`moto returned no ${what}`)
   return value
 }
