@@ -9,6 +9,11 @@ export interface ControllerConfig {
   readonly tombstoneRetentionMs: number
   /** EventBridge bus that receives an audit event per changed lock. */
   readonly auditEventBus: string
+  /**
+   * What-if for the pre-flight plan: every instance with an instance profile counts as opted in.
+   * @default false (only the opt-in tag counts; the deployed controller never sets it)
+   */
+  readonly everyInstanceOptedIn?: boolean
 }
 
 const HOUR_MS = 3_600_000
