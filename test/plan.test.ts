@@ -16,9 +16,12 @@ import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
 import { STSClient } from '@aws-sdk/client-sts'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ControllerConfig } from '../handlers/config.js'
+import type { DecisionLine } from '../handlers/controller.js'
 import { MissingPermissionError } from '../handlers/errors.js'
 import {
+  buildPlanReport,
   explainFailure,
+  type PlanFacts,
   type PlanReport,
   type RolePlan,
   renderPlanJson,
@@ -338,6 +341,104 @@ describe('the plan command', () => {
 })
 
 describe('the plan', () => {
+  const facts = (overrides: Partial<PlanFacts>): PlanFacts => ({
+    accountId: '123456789012',
+    region: REGION,
+    lockTag: CONFIG.lockTag,
+    everyInstanceOptedIn: false,
+    decisions: [],
+    failures: [],
+    instances: [],
+    clusters: [],
+    otherInlineChars: new Map(),
+    ...overrides,
+  })
+  const decision = (line: Partial<DecisionLine>): DecisionLine => ({
+    roleName: 'web',
+    action: 'put',
+    form: 'precise',
+    policyChars: 9_000,
+    dryRun: true,
+    reason: '1 locked',
+    eventIds: ['plan'],
+    instances: [
+      {
+        instanceId: 'i-0a1b2c3d4e5f60001',
+        outcome: 'locked',
+        publicCidrs: ['198.51.100.7/32'],
+        privateCidrs: ['10.0.1.10/32'],
+      },
+    ],
+    ...line,
+  })
+
+  it("warns when the role's other inline policies leave too little room for the lock", () => {
+    // Prepare
+    const input = facts({ decisions: [decision({})], otherInlineChars: new Map([['web', 2_000]]) })
+
+    // Act
+    const [role] = buildPlanReport(input).roles
+
+    // Assess
+    expect(role?.risks).toEqual([
+      expect.objectContaining({
+        kind: 'over-budget',
+        finding: "The lock needs 9,000 characters but the role's other inline policies leave 8,240.",
+      }),
+    ])
+  })
+
+  it('shows a role the controller could not decide as failed, its running instances unprotected', () => {
+    // Prepare
+    const input = facts({
+      failures: [{ roleName: 'batch', message: 'Role batch needs a lock of 10,900 characters.' }],
+      instances: [
+        {
+          instanceId: 'i-0a1b2c3d4e5f60002',
+          roleName: 'batch',
+          running: true,
+          optedIn: true,
+          imdsV1Allowed: false,
+          eksClusterName: undefined,
+        },
+      ],
+    })
+
+    // Act
+    const report = buildPlanReport(input)
+    const text = renderPlanText(report)
+
+    // Assess
+    expect(report.roles[0]).toMatchObject({
+      roleName: 'batch',
+      action: 'failed',
+      error: 'Role batch needs a lock of 10,900 characters.',
+      unprotected: [
+        { instanceId: 'i-0a1b2c3d4e5f60002', reason: expect.stringContaining('could not be locked') },
+      ],
+    })
+    expect(report.summary.rolesFailed).toBe(1)
+    expect(text).toContain('batch: cannot be locked: Role batch needs a lock of 10,900 characters.')
+  })
+
+  it('lists roles with nothing to write and nothing unprotected on one line', () => {
+    // Prepare
+    const quiet = decision({ action: 'unchanged', form: undefined, policyChars: 0, instances: [] })
+    const input = facts({
+      decisions: [
+        { ...quiet, roleName: 'ci' },
+        { ...quiet, roleName: 'build' },
+      ],
+    })
+
+    // Act
+    const text = renderPlanText(buildPlanReport(input))
+
+    // Assess
+    expect(text).toContain('\nNothing to write and nothing running unprotected: build, ci\n')
+    expect(text).not.toContain('build:')
+  })
+
   it('explains a missing permission in one sentence naming the action', () => {
     // Prepare
     const error = new MissingPermissionError('eks:ListClusters', '*', { cause: new Error('AccessDenied') })
