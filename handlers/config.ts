@@ -22,6 +22,11 @@ export interface ControllerConfig {
   readonly knownEgress: KnownEgress
   /** Interface endpoints in other VPCs an instance may call through (TRUSTED_VPC_ENDPOINTS, comma-separated). */
   readonly trustedVpcEndpoints: readonly string[]
+  /**
+   * What-if for the pre-flight plan: every instance with an instance profile counts as opted in.
+   * @default false (only the opt-in tag counts; the deployed controller never sets it)
+   */
+  readonly everyInstanceOptedIn?: boolean
 }
 
 const HOUR_MS = 3_600_000

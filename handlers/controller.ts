@@ -11,6 +11,7 @@ import {
   isCompactLock,
   type LockBudget,
   type LockDecision,
+  type LockForm,
   type LockScope,
   lockPolicyName,
   readLock,
@@ -49,6 +50,22 @@ export interface ControllerDeps {
   readonly metrics: Metrics
   readonly config: ControllerConfig
   readonly now: () => Date
+  /** Receives every decision line as it is logged (the pre-flight plan collects them from a dry run). */
+  readonly onDecision?: (line: DecisionLine) => void
+}
+
+/** One role's decision as it is logged and audited (a type, not an interface, so it passes as a log record). */
+export type DecisionLine = {
+  readonly roleName: string
+  readonly action: LockAction
+  readonly form: LockForm | undefined
+  readonly policyChars: number
+  /** Customer-managed policies the lock needed beyond the inline one. */
+  readonly managedPolicies: number
+  readonly dryRun: boolean
+  readonly reason: string
+  readonly eventIds: readonly string[]
+  readonly instances: readonly ReturnType<typeof auditInstance>[]
 }
 
 /** One delivered event: an SQS record, or the event itself when EventBridge invokes the function directly. */
@@ -186,7 +203,12 @@ interface Truth {
 
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {
   const profileRoles = await instanceProfileRoles(deps.iam)
-  const reading: Ec2Reading = { ec2: deps.ec2, lockTag: deps.config.lockTag, profileRoles }
+  const reading: Ec2Reading = {
+    ec2: deps.ec2,
+    lockTag: deps.config.lockTag,
+    profileRoles,
+    everyInstanceOptedIn: deps.config.everyInstanceOptedIn,
+  }
   const observed = new Map((await describeOptedIn(reading)).map((i) => [i.instanceId, i]))
   const describeUnseen = async (ids: readonly string[]) => {
     for (const instance of await describeByIds(
@@ -395,7 +417,7 @@ async function logDecision(
   action: LockAction,
   eventIds: readonly string[],
 ): Promise<void> {
-  const line = {
+  const line: DecisionLine = {
     roleName: decision.roleName,
     action,
     form: decision.action === 'put' ? decision.form : undefined,
@@ -407,6 +429,7 @@ async function logDecision(
     instances: decision.instances.map(auditInstance),
   }
   deps.logger.info('lock decision', line)
+  deps.onDecision?.(line)
   const metric = { put: 'LocksApplied', remove: 'LocksRemoved', unchanged: 'LocksUnchanged' }[action]
   deps.metrics.addMetric(metric, MetricUnit.Count, 1)
   // An opted-in instance the lock cannot cover is never silent: it has its own metric and alarm.

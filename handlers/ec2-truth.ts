@@ -39,10 +39,19 @@ export interface Ec2Reading {
   readonly lockTag: { readonly key: string; readonly value: string }
   /** Role name by instance-profile ARN. */
   readonly profileRoles: ReadonlyMap<string, string>
+  /**
+   * What-if for the pre-flight plan: read every instance with a profile and treat it as opted in.
+   * @default false
+   */
+  readonly everyInstanceOptedIn?: boolean | undefined
 }
 
 /** Every instance carrying the opt-in tag, in any state: one paginated pass for the whole account. */
-export function describeOptedIn(reading: Ec2Reading): Promise<ObservedInstance[]> {
+export async function describeOptedIn(reading: Ec2Reading): Promise<ObservedInstance[]> {
+  if (reading.everyInstanceOptedIn) {
+    // DescribeInstances has no "has a profile" filter: read them all and keep those with a role.
+    return (await describe(reading, [])).filter((instance) => instance.roleName !== undefined)
+  }
   return describe(reading, [{ Name: `tag:${reading.lockTag.key}`, Values: [reading.lockTag.value] }])
 }
 
@@ -104,7 +113,7 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
     instanceId,
     state: (instance.State?.Name ?? 'terminated') as InstanceState,
     roleName: roleOf(instance, reading.profileRoles),
-    optedIn: isOptedIn(instance.Tags ?? [], reading.lockTag),
+    optedIn: reading.everyInstanceOptedIn === true || isOptedIn(instance.Tags ?? [], reading.lockTag),
     publicIps: [...publicIps],
     privateIps: [...privateIps],
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),

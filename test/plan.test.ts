@@ -1,0 +1,466 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import {
+  AssociateRouteTableCommand,
+  CreateRouteCommand,
+  CreateRouteTableCommand,
+  CreateSubnetCommand,
+  CreateTransitGatewayCommand,
+  EC2Client,
+  ModifyInstanceMetadataOptionsCommand,
+} from '@aws-sdk/client-ec2'
+import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks'
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
+import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
+import { STSClient } from '@aws-sdk/client-sts'
+import { beforeAll, describe, expect, inject, it } from 'vitest'
+import { type ControllerConfig, readConfig } from '../handlers/config.js'
+import type { DecisionLine } from '../handlers/controller.js'
+import { MissingPermissionError } from '../handlers/errors.js'
+import {
+  buildPlanReport,
+  explainFailure,
+  type PlanFacts,
+  type PlanReport,
+  type RolePlan,
+  renderPlanJson,
+  renderPlanText,
+} from '../handlers/plan-report.js'
+import { type PlanClients, planAccount, scheduledResync } from '../handlers/preflight.js'
+import { AwsCallCounter } from './support/aws-call-counter.js'
+import { useMotoAccount } from './support/moto.js'
+import {
+  buildDefendersWorld,
+  type DefendersWorld,
+  launchOnRole,
+  type WorldInstance,
+} from './support/world.js'
+
+const REGION = 'us-east-1'
+const CONFIG: ControllerConfig = readConfig({ AWS_REGION: REGION })
+const CLUSTER = 'avengers'
+const PLAN_ENTRY = new URL('../handlers/plan.ts', import.meta.url).pathname
+const run = promisify(execFile)
+
+interface PlanWorld {
+  readonly world: DefendersWorld
+  /** Opted in, in a subnet whose default route leads to a transit gateway. */
+  readonly trish: WorldInstance
+  readonly plan: (everyInstanceOptedIn: boolean) => Promise<PlanReport>
+  readonly calls: AwsCallCounter
+  readonly iam: IAMClient
+}
+
+/**
+ * The Defenders world plus what the plan must warn about: Trish behind a transit gateway, Matt still on
+ * IMDSv1 (Luke, Danny and Trish require IMDSv2), and the EKS cluster `avengers` with a public endpoint whose
+ * managed nodes use the `defenders` role. The plan's own clients are counted; the operator's are not.
+ */
+async function buildPlanWorld(endpoint: string): Promise<PlanWorld> {
+  const clientConfig = {
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  }
+  const clients: PlanClients = {
+    ec2: new EC2Client(clientConfig),
+    iam: new IAMClient(clientConfig),
+    sts: new STSClient(clientConfig),
+    eks: new EKSClient(clientConfig),
+    events: new EventBridgeClient(clientConfig),
+  }
+  const operator = { ec2: new EC2Client(clientConfig), iam: new IAMClient(clientConfig) }
+  const eks = new EKSClient(clientConfig)
+  const accountId = useMotoAccount(clients.ec2)
+  for (const client of [
+    clients.iam,
+    clients.sts,
+    clients.eks,
+    clients.events,
+    operator.ec2,
+    operator.iam,
+    eks,
+  ]) {
+    useMotoAccount(client, accountId)
+  }
+  const calls = new AwsCallCounter().attachTo(
+    clients.ec2,
+    clients.iam,
+    clients.sts,
+    clients.eks,
+    clients.events,
+  )
+
+  const world = await buildDefendersWorld(operator)
+  const transitSubnetId = await subnetBehindTransitGateway(operator.ec2, world.vpcId)
+  const trish = await launchOnRole(
+    operator.ec2,
+    { ...world, privateSubnet: { ...world.privateSubnet, subnetId: transitSubnetId } },
+    { subnet: 'private', name: 'trish', optedIn: true },
+  )
+  for (const { instanceId } of [world.luke, world.danny, trish]) {
+    await operator.ec2.send(
+      new ModifyInstanceMetadataOptionsCommand({ InstanceId: instanceId, HttpTokens: 'required' }),
+    )
+  }
+  await eks.send(
+    new CreateClusterCommand({
+      name: CLUSTER,
+      roleArn: `arn:aws:iam::${accountId}:role/eks-cluster`,
+      resourcesVpcConfig: { subnetIds: [world.privateSubnet.subnetId] },
+    }),
+  )
+  await eks.send(
+    new CreateNodegroupCommand({
+      clusterName: CLUSTER,
+      nodegroupName: 'workers',
+      nodeRole: world.role.roleArn,
+      subnets: [world.privateSubnet.subnetId],
+    }),
+  )
+  const plan = (everyInstanceOptedIn: boolean) =>
+    planAccount(clients, CONFIG, { everyInstanceOptedIn, now: new Date() })
+  return { world, trish, plan, calls, iam: operator.iam }
+}
+
+async function subnetBehindTransitGateway(ec2: EC2Client, vpcId: string): Promise<string> {
+  const gateway = await ec2.send(new CreateTransitGatewayCommand({}))
+  const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.0.3.0/24' }))
+  const table = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))
+  const routeTableId = table.RouteTable?.RouteTableId
+  const subnetId = subnet.Subnet?.SubnetId ?? ''
+  await ec2.send(
+    new CreateRouteCommand({
+      RouteTableId: routeTableId,
+      DestinationCidrBlock: '0.0.0.0/0',
+      TransitGatewayId: gateway.TransitGateway?.TransitGatewayId,
+    }),
+  )
+  await ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }))
+  return subnetId
+}
+
+function roleOf(report: PlanReport, roleName: string): RolePlan {
+  const role = report.roles.find((candidate) => candidate.roleName === roleName)
+  if (!role) throw new Error(`the plan has no role ${roleName}`)
+  return role
+}
+
+describe('the pre-flight plan against moto', () => {
+  let planWorld: PlanWorld
+  let optedIn: PlanReport
+  let everyInstance: PlanReport
+
+  beforeAll(async () => {
+    planWorld = await buildPlanWorld(inject('motoEndpoint'))
+    optedIn = await planWorld.plan(false)
+    everyInstance = await planWorld.plan(true)
+  })
+
+  it('locks the opted-in instances in the precise form, within the budget', () => {
+    // Prepare
+    const { world } = planWorld
+
+    // Act
+    const role = roleOf(optedIn, world.role.roleName)
+
+    // Assess
+    expect(role).toMatchObject({ action: 'put', form: 'precise', budgetChars: 10_240, error: null })
+    expect(role.policyChars).toBeGreaterThan(0)
+    expect(role.policyChars + role.otherInlineChars).toBeLessThanOrEqual(role.budgetChars)
+    expect(role.otherInlineChars).toBeGreaterThan(0)
+    expect(role.locked.map((i) => i.instanceId).sort()).toEqual(
+      [world.luke.instanceId, world.danny.instanceId].sort(),
+    )
+    const danny = role.locked.find((i) => i.instanceId === world.danny.instanceId)
+    expect(danny?.publicCidrs).toEqual([`${world.privateSubnet.natPublicIp}/32`])
+  })
+
+  it('names every running instance it leaves unprotected, with the reason', () => {
+    // Prepare
+    const { world, trish } = planWorld
+
+    // Act
+    const role = roleOf(optedIn, world.role.roleName)
+
+    // Assess
+    expect(role.unprotected).toEqual(
+      expect.arrayContaining([
+        { instanceId: world.matt.instanceId, reason: 'not opted in' },
+        { instanceId: trish.instanceId, reason: expect.stringContaining('transit gateway') },
+      ]),
+    )
+    expect(role.unprotected).toHaveLength(2)
+  })
+
+  it('sees the hidden default route, IMDSv1 and the public EKS endpoint, each with why it matters', () => {
+    // Prepare
+    const { world, trish } = planWorld
+
+    // Act
+    const risks = roleOf(optedIn, world.role.roleName).risks
+
+    // Assess
+    expect(risks).toEqual([
+      expect.objectContaining({ kind: 'hidden-egress', instanceIds: [trish.instanceId] }),
+      expect.objectContaining({ kind: 'imds-v1', instanceIds: [world.matt.instanceId] }),
+      expect.objectContaining({
+        kind: 'public-eks-endpoint',
+        finding: expect.stringContaining(`${CLUSTER} uses this role for its nodes`),
+      }),
+    ])
+    for (const risk of risks) expect(risk.why).toMatch(/^[A-Z].*: .*\.$/)
+    expect(risks[2]?.why).toContain('sts:GetCallerIdentity')
+  })
+
+  it('with --all, locks every instance with a profile as if it had opted in', () => {
+    // Prepare
+    const { world, trish } = planWorld
+
+    // Act
+    const role = roleOf(everyInstance, world.role.roleName)
+
+    // Assess
+    expect(everyInstance.everyInstanceOptedIn).toBe(true)
+    expect(role.locked.map((i) => i.instanceId).sort()).toEqual(
+      [world.luke.instanceId, world.matt.instanceId, world.danny.instanceId].sort(),
+    )
+    expect(role.unprotected).toEqual([{ instanceId: trish.instanceId, reason: expect.any(String) }])
+    expect(role.policyChars).toBeGreaterThan(roleOf(optedIn, world.role.roleName).policyChars)
+  })
+
+  it('writes nothing: zero write calls, and the role keeps only its own policy', async () => {
+    // Prepare
+    const { calls, iam, world } = planWorld
+
+    // Act
+    const counts = calls.snapshot()
+    const policies = await iam.send(new ListRolePoliciesCommand({ RoleName: world.role.roleName }))
+
+    // Assess
+    expect(counts.writes).toBe(0)
+    expect(counts.reads).toBeGreaterThan(0)
+    expect(counts.byOperation['STS:GetCallerIdentity']).toBe(2)
+    expect(policies.PolicyNames).toEqual(['defenders-app'])
+  })
+
+  it('gives the same report as JSON, and as a table a person reads', () => {
+    // Prepare
+    const { world } = planWorld
+
+    // Act
+    const json = JSON.parse(renderPlanJson(optedIn))
+    const text = renderPlanText(optedIn)
+
+    // Assess
+    expect(json).toEqual(JSON.parse(JSON.stringify(optedIn)))
+    expect(Object.keys(json)).toEqual([
+      'accountId',
+      'region',
+      'lockTag',
+      'everyInstanceOptedIn',
+      'dryRun',
+      'roles',
+      'summary',
+    ])
+    expect(Object.keys(json.roles[0])).toEqual([
+      'roleName',
+      'action',
+      'form',
+      'policyChars',
+      'otherInlineChars',
+      'budgetChars',
+      'locked',
+      'tombstoned',
+      'unprotected',
+      'risks',
+      'error',
+    ])
+    expect(json.summary).toEqual({
+      roles: 1,
+      rolesToChange: 1,
+      rolesFailed: 0,
+      instancesLocked: 2,
+      instancesUnprotected: 2,
+      risks: 3,
+    })
+    expect(text).toContain(`${world.role.roleName}: would write the precise lock, `)
+    expect(text).toMatch(new RegExp(`^ {2}unprotected +${world.matt.instanceId} {2}not opted in$`, 'm'))
+    expect(text).toContain('1 role to change, 2 instances locked, 2 unprotected, 3 risks.')
+  })
+})
+
+describe('the plan command', () => {
+  const cli = (args: readonly string[], env: Readonly<Record<string, string | undefined>>) =>
+    run(process.execPath, ['--import', 'tsx', PLAN_ENTRY, ...args], {
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', ...env },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    )
+
+  it('prints the JSON report and exits 0', async () => {
+    // Act: moto's default account, which no other test uses.
+    const { code, stdout } = await cli(['--json'], { AWS_ENDPOINT_URL: inject('motoEndpoint') })
+
+    // Assess
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toMatchObject({ accountId: '123456789012', region: REGION, dryRun: true })
+  })
+
+  it.each([
+    [
+      'no region',
+      ['--json'],
+      { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+      'AWS_REGION is not set',
+    ],
+    [
+      'no credentials',
+      [],
+      { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: 'credential-lock-none' },
+      'No AWS credentials were found',
+    ],
+    ['an unknown option', ['--dry'], {}, 'Unknown option --dry'],
+  ])('with %s, exits 1 with one sentence', async (_, args, env, sentence) => {
+    // Act
+    const { code, stdout, stderr } = await cli(args, env)
+
+    // Assess
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(sentence)])
+  })
+})
+
+describe('the plan', () => {
+  const facts = (overrides: Partial<PlanFacts>): PlanFacts => ({
+    accountId: '123456789012',
+    region: REGION,
+    lockTag: CONFIG.lockTag,
+    everyInstanceOptedIn: false,
+    decisions: [],
+    failures: [],
+    instances: [],
+    clusters: [],
+    otherInlineChars: new Map(),
+    ...overrides,
+  })
+  const decision = (line: Partial<DecisionLine>): DecisionLine => ({
+    roleName: 'web',
+    action: 'put',
+    form: 'precise',
+    policyChars: 9_000,
+    managedPolicies: 0,
+    dryRun: true,
+    reason: '1 locked',
+    eventIds: ['plan'],
+    instances: [
+      {
+        instanceId: 'i-0a1b2c3d4e5f60001',
+        outcome: 'locked',
+        publicCidrs: ['198.51.100.7/32'],
+        privateCidrs: ['10.0.1.10/32'],
+        onlyPrimary: true,
+        otherVpcIds: [],
+      },
+    ],
+    ...line,
+  })
+
+  it("warns when the role's other inline policies leave too little room for the lock", () => {
+    // Prepare
+    const input = facts({ decisions: [decision({})], otherInlineChars: new Map([['web', 2_000]]) })
+
+    // Act
+    const [role] = buildPlanReport(input).roles
+
+    // Assess
+    expect(role?.risks).toEqual([
+      expect.objectContaining({
+        kind: 'over-budget',
+        finding: "The lock needs 9,000 characters but the role's other inline policies leave 8,240.",
+      }),
+    ])
+  })
+
+  it('shows a role the controller could not decide as failed, its running instances unprotected', () => {
+    // Prepare
+    const input = facts({
+      failures: [{ roleName: 'batch', message: 'Role batch needs a lock of 10,900 characters.' }],
+      instances: [
+        {
+          instanceId: 'i-0a1b2c3d4e5f60002',
+          roleName: 'batch',
+          running: true,
+          optedIn: true,
+          imdsV1Allowed: false,
+          eksClusterName: undefined,
+        },
+      ],
+    })
+
+    // Act
+    const report = buildPlanReport(input)
+    const text = renderPlanText(report)
+
+    // Assess
+    expect(report.roles[0]).toMatchObject({
+      roleName: 'batch',
+      action: 'failed',
+      error: 'Role batch needs a lock of 10,900 characters.',
+      unprotected: [
+        { instanceId: 'i-0a1b2c3d4e5f60002', reason: expect.stringContaining('could not be locked') },
+      ],
+    })
+    expect(report.summary.rolesFailed).toBe(1)
+    expect(text).toContain('batch: cannot be locked: Role batch needs a lock of 10,900 characters.')
+  })
+
+  it('lists roles with nothing to write and nothing unprotected on one line', () => {
+    // Prepare
+    const quiet = decision({ action: 'unchanged', form: undefined, policyChars: 0, instances: [] })
+    const input = facts({
+      decisions: [
+        { ...quiet, roleName: 'ci' },
+        { ...quiet, roleName: 'build' },
+      ],
+    })
+
+    // Act
+    const text = renderPlanText(buildPlanReport(input))
+
+    // Assess
+    expect(text).toContain('\nNothing to write and nothing running unprotected: build, ci\n')
+    expect(text).not.toContain('build:')
+  })
+
+  it('explains a missing permission in one sentence naming the action', () => {
+    // Prepare
+    const error = new MissingPermissionError('eks:ListClusters', '*', { cause: new Error('AccessDenied') })
+
+    // Act
+    const sentence = explainFailure(error)
+
+    // Assess
+    expect(sentence).toBe(
+      'You are not allowed to call eks:ListClusters on *: run the plan with credentials that can read ' +
+        'EC2, IAM and EKS (e.g. the ReadOnlyAccess policy).',
+    )
+  })
+
+  it('runs the controller on an event shaped like the scheduled resync EventBridge sends', () => {
+    // Prepare
+    const fixture = JSON.parse(
+      readFileSync(new URL('./fixtures/events/scheduled-event.json', import.meta.url), 'utf8'),
+    )
+
+    // Act
+    const event = scheduledResync('123456789012', REGION, new Date('2026-01-01T00:00:00Z'))
+
+    // Assess
+    expect(Object.keys(event).sort()).toEqual(Object.keys(fixture).sort())
+    expect(event).toMatchObject({ 'detail-type': fixture['detail-type'], source: fixture.source, detail: {} })
+  })
+})
