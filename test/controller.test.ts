@@ -347,3 +347,89 @@ describe('controller decisions (SDK mocked)', () => {
     ).toEqual(['batch', 'web'])
   })
 })
+
+describe('handler edges: input no EventBridge rule would send', () => {
+  it('logs a null direct event as a malformed skip and changes nothing', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+
+    // Act
+    const response = await handler(null, CONTEXT)
+
+    // Assess
+    expect(response).toBeUndefined()
+    expect(iam.calls()).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({ recordId: 'direct', detailType: 'unknown' }),
+      }),
+    )
+  })
+
+  it.each([
+    ['no context', undefined],
+    ['a context without a function ARN', {}],
+    ['a function ARN that is not one', { invokedFunctionArn: 'credential-lock' }],
+  ])('refuses %s with its own ConfigError, before any AWS call', async (_, context) => {
+    // Prepare
+    const { handler } = controller()
+
+    // Act
+    const invoke = handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), context)
+
+    // Assess
+    await expect(invoke).rejects.toThrowError(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/invokedFunctionArn/) }),
+    )
+    expect(iam.calls()).toHaveLength(0)
+  })
+
+  it('skips a record whose body is not JSON with a warning that keeps its id and detail-type', async () => {
+    // Prepare: an event cut short in transit, so it no longer parses.
+    const { handler, lines } = controller()
+    const batch = sqsBatch([stateChange(LUKE, 'running')], QUEUE)
+    const record = batch.Records[0]
+    if (!record) throw new Error('no record')
+    const event = JSON.parse(record.body) as { id: string; 'detail-type': string }
+    record.body = record.body.slice(0, record.body.indexOf('"detail"'))
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({
+          recordId: record.messageId,
+          eventId: event.id,
+          detailType: event['detail-type'],
+        }),
+      }),
+    )
+  })
+
+  it('skips a JSON event without detail with a warning that keeps its detail-type', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    const { detail: _, ...withoutDetail } = stateChange(LUKE, 'running')
+
+    // Act
+    const response = await handler(withoutDetail, CONTEXT)
+
+    // Assess
+    expect(response).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({ detailType: 'EC2 Instance State-change Notification' }),
+      }),
+    )
+  })
+})
