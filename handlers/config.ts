@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js'
+import type { RoleScope } from './role-scope.js'
 
 export interface ControllerConfig {
   readonly region: string
@@ -9,6 +10,8 @@ export interface ControllerConfig {
   readonly tombstoneRetentionMs: number
   /** EventBridge bus that receives an audit event per changed lock. */
   readonly auditEventBus: string
+  /** The roles IAM lets this controller write on; a refused write outside them is a skip. */
+  readonly roleScope: RoleScope
 }
 
 const HOUR_MS = 3_600_000
@@ -26,6 +29,21 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     dryRun: flag(env, 'DRY_RUN'),
     tombstoneRetentionMs: hours(env, 'TOMBSTONE_RETENTION_HOURS', 12) * HOUR_MS,
     auditEventBus: nonEmpty(env, 'AUDIT_EVENT_BUS', 'default'),
+    roleScope: readRoleScope(env),
+  }
+}
+
+/** ROLE_SCOPE `all` (the default) or `tagged`, with ROLE_SCOPE_TAG_KEY and ROLE_SCOPE_TAG_VALUE. */
+export function readRoleScope(env: Readonly<Record<string, string | undefined>>): RoleScope {
+  const kind = env.ROLE_SCOPE?.trim() || 'all'
+  if (kind === 'all') return { kind }
+  if (kind !== 'tagged') throw new ConfigError(`ROLE_SCOPE is "${kind}": set it to all or tagged.`)
+  return {
+    kind,
+    tag: {
+      key: nonEmpty(env, 'ROLE_SCOPE_TAG_KEY', 'credential-lock-managed'),
+      value: nonEmpty(env, 'ROLE_SCOPE_TAG_VALUE', 'true'),
+    },
   }
 }
 

@@ -32,6 +32,7 @@ import {
   removeOwnPolicy,
   writeOwnPolicy,
 } from './iam-roles.js'
+import { skippedOutOfScope } from './role-scope.js'
 
 export interface ControllerDeps {
   readonly ec2: EC2Client
@@ -268,6 +269,7 @@ async function reconcileRole(
   try {
     action = await apply(deps, decision, currentDocument, policyName)
   } catch (error) {
+    if (skippedOutOfScope(deps, roleName, eventIds, error)) return
     if (!(error instanceof LimitExceededException)) throw error
     decision = decideLock({ ...facts, otherInlineChars: await readOthers() }, settings, now)
     action = await apply(deps, decision, currentDocument, policyName)

@@ -1,7 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { lockPolicyName } from '../policy/lock.js'
+import { readRoleScope } from './config.js'
 import { instanceProfileRoles, removeOwnPolicy } from './iam-roles.js'
+import { isOutOfScope, type RoleScope } from './role-scope.js'
 
 /** What the custom resource provider framework expects back from an onEvent handler. */
 export interface UninstallResponse {
@@ -10,18 +12,29 @@ export interface UninstallResponse {
 
 /**
  * On stack deletion, removes the controller's policy from every role an instance profile holds, and only that
- * policy: every other inline policy is left as it is. Create and Update have nothing to do.
+ * policy: every other inline policy is left as it is. Create and Update have nothing to do. A role IAM keeps
+ * out of a `tagged` scope cannot carry a lock written by this deployment's controller; it is reported, not
+ * failed, so the stack can still be deleted.
  */
 export async function uninstall(
   event: CloudFormationCustomResourceEvent,
   iam: IAMClient,
   region: string,
+  roleScope: RoleScope,
+  warn: (message: string) => void,
 ): Promise<UninstallResponse> {
   const policyName = lockPolicyName(region)
   if (event.RequestType === 'Delete') {
     const roleNames = new Set((await instanceProfileRoles(iam)).values())
     // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
-    for (const roleName of roleNames) await removeOwnPolicy(iam, roleName, policyName)
+    for (const roleName of roleNames) {
+      try {
+        await removeOwnPolicy(iam, roleName, policyName)
+      } catch (error) {
+        if (!isOutOfScope(roleScope, error)) throw error
+        warn(`Role ${roleName} is out of scope, so any ${policyName} policy on it stays: delete it by hand.`)
+      }
+    }
   }
   return { PhysicalResourceId: policyName }
 }
@@ -29,5 +42,5 @@ export async function uninstall(
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<UninstallResponse> {
   const region = process.env.AWS_REGION
   if (!region) throw new Error('AWS_REGION is not set: the uninstall must run in the Lambda runtime.')
-  return uninstall(event, new IAMClient({}), region)
+  return uninstall(event, new IAMClient({}), region, readRoleScope(process.env), console.warn)
 }

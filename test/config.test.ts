@@ -13,6 +13,7 @@ describe('readConfig', () => {
       dryRun: false,
       tombstoneRetentionMs: 12 * 3_600_000,
       auditEventBus: 'default',
+      roleScope: { kind: 'all' },
     })
   })
 
@@ -25,6 +26,9 @@ describe('readConfig', () => {
       DRY_RUN: 'TRUE',
       TOMBSTONE_RETENTION_HOURS: '6',
       AUDIT_EVENT_BUS: 'security-audit',
+      ROLE_SCOPE: 'tagged',
+      ROLE_SCOPE_TAG_KEY: 'security/credential-lock',
+      ROLE_SCOPE_TAG_VALUE: 'yes',
     })
 
     // Assess
@@ -33,6 +37,18 @@ describe('readConfig', () => {
       dryRun: true,
       tombstoneRetentionMs: 6 * 3_600_000,
       auditEventBus: 'security-audit',
+      roleScope: { kind: 'tagged', tag: { key: 'security/credential-lock', value: 'yes' } },
+    })
+  })
+
+  it('defaults the tag of a tagged role scope', () => {
+    // Act
+    const config = readConfig({ AWS_REGION: 'eu-west-1', ROLE_SCOPE: 'tagged' })
+
+    // Assess
+    expect(config.roleScope).toEqual({
+      kind: 'tagged',
+      tag: { key: 'credential-lock-managed', value: 'true' },
     })
   })
 
@@ -47,6 +63,7 @@ describe('readConfig', () => {
       { AWS_REGION: 'eu-west-1', LOCK_TAG_KEY: ' ' },
       'LOCK_TAG_KEY is empty: unset it to use "credential-lock" or give a value.',
     ],
+    [{ AWS_REGION: 'eu-west-1', ROLE_SCOPE: 'some' }, 'ROLE_SCOPE is "some": set it to all or tagged.'],
   ])('refuses %j with one clear sentence', (env, message) => {
     // Act
     const read = () => readConfig(env)

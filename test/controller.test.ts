@@ -82,6 +82,7 @@ function controller(
     dryRun: false,
     tombstoneRetentionMs: 12 * 3_600_000,
     auditEventBus: 'default',
+    roleScope: { kind: 'all' },
     ...overrides,
   }
   const handler = createHandler({
@@ -431,5 +432,79 @@ describe('handler edges: input no EventBridge rule would send', () => {
         fields: expect.objectContaining({ detailType: 'EC2 Instance State-change Notification' }),
       }),
     )
+  })
+})
+
+describe('role scope tagged: IAM keeps the controller off untagged roles', () => {
+  const TAGGED = { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } } as const
+  const denied = () => Object.assign(new Error('not authorized'), { name: 'AccessDenied' })
+
+  it('skips a role IAM refuses to write, with the reason and a metric, and fails no record', async () => {
+    // Prepare: web is untagged, batch is tagged
+    const { handler, lines, metrics } = controller({ roleScope: TAGGED })
+    iam.on(PutRolePolicyCommand, { RoleName: 'web' }).rejects(denied())
+    const batch = sqsBatch([stateChange(LUKE, 'running'), stateChange(JESSICA, 'running')], QUEUE)
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'lock decision',
+        fields: expect.objectContaining({
+          roleName: 'web',
+          action: 'skipped',
+          reason:
+            'role web is out of scope: tag it credential-lock-managed=true to let credential-lock lock it',
+        }),
+      }),
+    )
+    expect(lines).toContainEqual(
+      expect.objectContaining({ fields: expect.objectContaining({ roleName: 'batch', action: 'put' }) }),
+    )
+    expect(metrics.addMetric).toHaveBeenCalledWith('RolesOutOfScope', 'Count', 1)
+    expect(metrics.addMetric).not.toHaveBeenCalledWith('Failures', expect.anything(), expect.anything())
+  })
+
+  it('skips removing a lock from a role that lost its scope tag', async () => {
+    // Prepare: Luke opted out, and his role's tag was removed after it was locked
+    const { handler, lines } = controller({ roleScope: TAGGED })
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ ...instance(LUKE, 'web', '54.0.0.1'), Tags: [] }] }],
+    })
+    const lock = { Version: '2012-10-17', Statement: [] }
+    iam
+      .on(GetRolePolicyCommand, { RoleName: 'web' })
+      .resolves({ RoleName: 'web', PolicyName: POLICY, PolicyDocument: JSON.stringify(lock) })
+    iam.on(DeleteRolePolicyCommand).rejects(denied())
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(DeleteRolePolicyCommand)).toHaveLength(1)
+    expect(lines).toContainEqual(
+      expect.objectContaining({ fields: expect.objectContaining({ roleName: 'web', action: 'skipped' }) }),
+    )
+  })
+
+  it('still fails and parks the record when a read is refused: that is a missing permission, not scope', async () => {
+    // Prepare
+    const { handler } = controller({ roleScope: TAGGED })
+    iam.on(GetRolePolicyCommand).rejects(denied())
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes).toMatchObject({
+      error: { StringValue: expect.stringMatching(/^MissingPermissionError: .*iam:GetRolePolicy/) },
+    })
   })
 })

@@ -65,6 +65,7 @@ export function controllerUnderTest(
       dryRun: false,
       tombstoneRetentionMs: 12 * 3_600_000,
       auditEventBus: 'default',
+      roleScope: { kind: 'all' },
       ...options.config,
     },
     now: () => new Date(Date.now() + offsetMs),
