@@ -2,6 +2,7 @@ import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '..
 import { InvalidSettingError } from '../policy/errors.js'
 import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { ConfigError } from './errors.js'
+import type { RoleScope } from './role-scope.js'
 
 export interface ControllerConfig {
   readonly region: string
@@ -27,6 +28,8 @@ export interface ControllerConfig {
    * @default false (only the opt-in tag counts; the deployed controller never sets it)
    */
   readonly everyInstanceOptedIn?: boolean
+  /** The roles IAM lets this controller write on; a refused write outside them is a skip. */
+  readonly roleScope: RoleScope
 }
 
 const HOUR_MS = 3_600_000
@@ -57,6 +60,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
     trustedVpcEndpoints: setting(() =>
       parseTrustedVpcEndpoints('TRUSTED_VPC_ENDPOINTS', env.TRUSTED_VPC_ENDPOINTS),
     ),
+    roleScope: readRoleScope(env),
   }
 }
 
@@ -67,6 +71,20 @@ function setting<Value>(read: () => Value): Value {
   } catch (error) {
     if (error instanceof InvalidSettingError) throw new ConfigError(error.message, { cause: error })
     throw error
+  }
+}
+
+/** ROLE_SCOPE `all` (the default) or `tagged`, with ROLE_SCOPE_TAG_KEY and ROLE_SCOPE_TAG_VALUE. */
+export function readRoleScope(env: Readonly<Record<string, string | undefined>>): RoleScope {
+  const kind = env.ROLE_SCOPE?.trim() || 'all'
+  if (kind === 'all') return { kind }
+  if (kind !== 'tagged') throw new ConfigError(`ROLE_SCOPE is "${kind}": set it to all or tagged.`)
+  return {
+    kind,
+    tag: {
+      key: nonEmpty(env, 'ROLE_SCOPE_TAG_KEY', 'credential-lock-managed'),
+      value: nonEmpty(env, 'ROLE_SCOPE_TAG_VALUE', 'true'),
+    },
   }
 }
 

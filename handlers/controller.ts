@@ -26,8 +26,8 @@ import {
   instancesOfInterfaces,
   withEgress,
 } from './ec2-truth.js'
-import { isPermanent, MalformedEventError } from './errors.js'
-import { type Ignored, readEvent, type Trigger } from './events.js'
+import { isPermanent } from './errors.js'
+import { readDelivered, type Trigger } from './events.js'
 import {
   foreignManagedPolicyCount,
   instanceProfileRoles,
@@ -41,6 +41,7 @@ import {
   writeManagedPart,
   writeOwnPolicy,
 } from './iam-roles.js'
+import { skippedOutOfScope } from './role-scope.js'
 
 export interface ControllerDeps {
   readonly ec2: EC2Client
@@ -162,15 +163,9 @@ interface ParsedTrigger {
 function parseAll(deps: ControllerDeps, delivered: readonly DeliveredEvent[]): ParsedTrigger[] {
   const triggers: ParsedTrigger[] = []
   for (const { recordId, body } of delivered) {
-    let parsed: Trigger | Ignored
-    try {
-      parsed = readEvent(body, deps.config.lockTag.key)
-    } catch (error) {
-      if (!(error instanceof MalformedEventError)) throw error
-      parsed = { eventId: eventIdOf(body) ?? recordId, detailType: 'unknown', ignored: error.message }
-    }
+    const parsed = readDelivered(body, deps.config.lockTag.key, recordId)
     if ('ignored' in parsed) {
-      deps.logger.info('event skipped', {
+      deps.logger[parsed.malformed ? 'warn' : 'info']('event skipped', {
         recordId,
         eventId: parsed.eventId,
         detailType: parsed.detailType,
@@ -182,11 +177,6 @@ function parseAll(deps: ControllerDeps, delivered: readonly DeliveredEvent[]): P
     }
   }
   return triggers
-}
-
-function eventIdOf(body: unknown): string | undefined {
-  const id = (body as { id?: unknown } | null)?.id
-  return typeof id === 'string' ? id : undefined
 }
 
 /** Everything EC2 and IAM say about the roles this batch touches, read once for the whole batch. */
@@ -346,6 +336,7 @@ async function reconcileRole(
   try {
     action = await apply(deps, decision, own)
   } catch (error) {
+    if (skippedOutOfScope(deps, roleName, eventIds, error)) return
     if (!(error instanceof LimitExceededException)) throw error
     decision = await decideWith(await fullBudget())
     action = await apply(deps, decision, own)

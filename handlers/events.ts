@@ -24,6 +24,8 @@ export interface Ignored {
   readonly eventId: string
   readonly detailType: string
   readonly ignored: string
+  /** The event could not be read at all (not JSON, not an EventBridge event): worth a warning. */
+  readonly malformed?: true
 }
 
 export interface EventBridgeEnvelope {
@@ -41,6 +43,33 @@ const PROFILE_CALLS = new Set([
   'ReplaceIamInstanceProfileAssociation',
   'DisassociateIamInstanceProfile',
 ])
+
+/**
+ * Reads one delivered event; anything that is not a usable EventBridge event comes back as a malformed
+ * {@link Ignored}, keeping its id and detail-type when it has them, so it is logged and never retried.
+ */
+export function readDelivered(raw: unknown, lockTagKey: string, recordId: string): Trigger | Ignored {
+  try {
+    return readEvent(raw, lockTagKey)
+  } catch (error) {
+    if (!(error instanceof MalformedEventError)) throw error
+    return {
+      eventId: fieldOf(raw, 'id') ?? recordId,
+      detailType: fieldOf(raw, 'detail-type') ?? 'unknown',
+      ignored: error.message,
+      malformed: true,
+    }
+  }
+}
+
+/** A top-level string field of an event, also from a body that is not valid JSON (a truncated event). */
+function fieldOf(raw: unknown, field: 'id' | 'detail-type'): string | undefined {
+  if (typeof raw === 'string') {
+    return new RegExp(`"${field}"\\s*:\\s*"([^"\\\\]*)"`).exec(raw)?.[1]
+  }
+  const value = record(raw)[field]
+  return typeof value === 'string' ? value : undefined
+}
 
 /** Reads one EventBridge event; throws {@link MalformedEventError} for anything that is not one. */
 export function readEvent(raw: unknown, lockTagKey: string): Trigger | Ignored {

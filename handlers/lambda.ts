@@ -3,7 +3,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { type ControllerDeps, type DeliveredEvent, reconcileBatch } from './controller.js'
 import { ConfigError } from './errors.js'
 
-export type ControllerEvent = SQSEvent | Readonly<Record<string, unknown>>
+/** What Lambda may hand the function; anything but an SQS batch is read as one directly delivered event. */
+export type ControllerEvent = SQSEvent | Readonly<Record<string, unknown>> | null
 
 export interface LambdaDeps extends ControllerDeps {
   readonly sqs: SQSClient
@@ -24,8 +25,11 @@ const MESSAGE_GROUP_ID = 'credential-lock'
  * EventBridge event delivered directly.
  */
 export function createHandler(deps: LambdaDeps) {
-  return async (event: ControllerEvent, context: Pick<Context, 'invokedFunctionArn'>) => {
-    const scope = scopeOf(context.invokedFunctionArn)
+  return async (
+    event: ControllerEvent,
+    context: Partial<Pick<Context, 'invokedFunctionArn'>> | undefined,
+  ) => {
+    const scope = scopeOf(context?.invokedFunctionArn)
     try {
       if (isSqsEvent(event)) {
         const delivered = event.Records.map((record) => ({
@@ -42,7 +46,7 @@ export function createHandler(deps: LambdaDeps) {
           batchItemFailures: retry.map((itemIdentifier) => ({ itemIdentifier })),
         } satisfies SQSBatchResponse
       }
-      const delivered: DeliveredEvent = { recordId: String(event.id ?? 'direct'), body: event }
+      const delivered: DeliveredEvent = { recordId: directEventId(event), body: event }
       const outcome = await reconcileBatch(deps, [delivered], scope)
       if (outcome.retry.length > 0 || outcome.permanent.size > 0) {
         throw new ReconcileFailedError(
@@ -84,7 +88,12 @@ async function parkInDeadLetterQueue(deps: LambdaDeps, record: SQSRecord, error:
 }
 
 function isSqsEvent(event: ControllerEvent): event is SQSEvent {
-  return Array.isArray((event as Partial<SQSEvent>).Records)
+  return Array.isArray((event as Partial<SQSEvent> | null)?.Records)
+}
+
+function directEventId(event: ControllerEvent): string {
+  const id = (event as { id?: unknown } | null)?.id
+  return typeof id === 'string' ? id : 'direct'
 }
 
 /** A body that is not JSON is kept as text: the event reader then skips it as malformed. */
@@ -97,10 +106,12 @@ function parseBody(body: string): unknown {
 }
 
 /** The partition and account every instance ARN is built from: the function's own. */
-function scopeOf(functionArn: string): { partition: string; accountId: string } {
-  const [, partition, , , accountId] = functionArn.split(':')
+function scopeOf(functionArn: unknown): { partition: string; accountId: string } {
+  const [, partition, , , accountId] = typeof functionArn === 'string' ? functionArn.split(':') : []
   if (!partition || !accountId) {
-    throw new ConfigError(`The invoked function ARN "${functionArn}" names no partition and account.`)
+    throw new ConfigError(
+      `The Lambda context's invokedFunctionArn (${JSON.stringify(functionArn) ?? 'missing'}) names no partition and account: invoke the controller through Lambda, or pass a context with the function's ARN.`,
+    )
   }
   return { partition, accountId }
 }

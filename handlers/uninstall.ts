@@ -1,7 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { lockPolicyName } from '../policy/lock.js'
+import { readRoleScope } from './config.js'
 import { instanceProfileRoles, listManagedParts, removeManagedPart, removeOwnPolicy } from './iam-roles.js'
+import { isOutOfScope, type RoleScope } from './role-scope.js'
 
 /** What the custom resource provider framework expects back from an onEvent handler. */
 export interface UninstallResponse {
@@ -11,21 +13,40 @@ export interface UninstallResponse {
 /**
  * On stack deletion, removes the controller's policy from every role an instance profile holds, and the managed
  * policies it created under its own path, and only those: every other policy is left as it is. Create and Update
- * have nothing to do.
+ * have nothing to do. A role IAM keeps out of a `tagged` scope cannot carry a lock written by this deployment's
+ * controller; it is reported, not failed, so the stack can still be deleted.
  */
 export async function uninstall(
   event: CloudFormationCustomResourceEvent,
   iam: IAMClient,
   region: string,
+  roleScope: RoleScope,
+  warn: (message: string) => void,
 ): Promise<UninstallResponse> {
   const policyName = lockPolicyName(region)
   if (event.RequestType === 'Delete') {
+    const unlessOutOfScope = async (roleName: string, what: string, remove: () => Promise<void>) => {
+      try {
+        await remove()
+      } catch (error) {
+        if (!isOutOfScope(roleScope, error)) throw error
+        warn(`Role ${roleName} is out of scope, so ${what} on it stays: delete it by hand.`)
+      }
+    }
     const roleNames = new Set((await instanceProfileRoles(iam)).values())
     // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
-    for (const roleName of roleNames) await removeOwnPolicy(iam, roleName, policyName)
+    for (const roleName of roleNames) {
+      await unlessOutOfScope(roleName, `any ${policyName} policy`, () =>
+        removeOwnPolicy(iam, roleName, policyName),
+      )
+    }
     // The managed policies a large fleet needed, found by their path: roles outside instance profiles included.
     for (const parts of (await listManagedParts(iam, region)).values()) {
-      for (const part of parts) await removeManagedPart(iam, part)
+      for (const part of parts) {
+        await unlessOutOfScope(part.roleName, `the managed policy ${part.arn}`, () =>
+          removeManagedPart(iam, part),
+        )
+      }
     }
   }
   return { PhysicalResourceId: policyName }
@@ -34,5 +55,5 @@ export async function uninstall(
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<UninstallResponse> {
   const region = process.env.AWS_REGION
   if (!region) throw new Error('AWS_REGION is not set: the uninstall must run in the Lambda runtime.')
-  return uninstall(event, new IAMClient({}), region)
+  return uninstall(event, new IAMClient({}), region, readRoleScope(process.env), console.warn)
 }

@@ -20,6 +20,7 @@ export async function buildApp(app: App): Promise<CredentialLockApp> {
     ? new DemoStack(app, 'CredentialLockDemo', {
         sshCidr: await sshCidrFromContext(app.node),
         lockTag: lock.lock.lockTag,
+        roleScopeTag: lock.lock.roleScope.tag,
       })
     : undefined
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app))

@@ -2,16 +2,123 @@ import { Duration } from 'aws-cdk-lib'
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Node } from 'constructs'
 import { parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
+import { InvalidSettingError } from '../policy/errors.js'
+import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import type { CredentialLockProps } from './credential-lock.js'
+import type { RoleScopeKind } from './role-scope.js'
 
 const UNITS = { m: Duration.minutes, h: Duration.hours, d: Duration.days } as const
+
+/** Every CredentialLock prop, each read from the context key of the same name. */
+const LOCK_KEYS = [
+  'lockTagKey',
+  'lockTagValue',
+  'resyncPeriod',
+  'tombstoneRetention',
+  'dryRun',
+  'alarmEmail',
+  'logRetention',
+  'createTrail',
+  'auditEventBusName',
+  'roleScope',
+  'roleScopeTagKey',
+  'roleScopeTagValue',
+] as const satisfies readonly (keyof CredentialLockProps)[]
+
+/**
+ * Every context key the app reads. `knownEgress` to `managedPolicyQuota` are read by work in progress on
+ * other branches; they are listed now so a deployment that already sets them is not refused.
+ */
+export const CONTEXT_KEYS: readonly string[] = [
+  ...LOCK_KEYS,
+  'knownEgress',
+  'trustedVpcEndpoints',
+  'refuseImdsV1',
+  'exemptActions',
+  'managedPolicyQuota',
+  'demo',
+  'sshCidr',
+]
+
+/**
+ * Keys the CDK itself puts in the context: feature flags (`@aws-cdk/...`), the CLI's switches
+ * (`aws:cdk:...`, `cdk-...`), acknowledged notices, and cached look-ups (`availability-zones:account=...`),
+ * whose keys always hold a colon.
+ */
+function isCdkKey(key: string): boolean {
+  return (
+    key.startsWith('@aws-cdk') ||
+    key.startsWith('aws:cdk:') ||
+    key.startsWith('cdk-') ||
+    key === 'acknowledged-issue-numbers' ||
+    key.includes(':')
+  )
+}
+
+/** How far a misspelling may be from a known key to be suggested: two typing slips. */
+const MAX_SUGGESTION_DISTANCE = 2
+
+/**
+ * Refuses every context key that is neither the app's nor the CDK's, so a misspelled setting
+ * (`-c dry_run=true`) fails the synth instead of being silently ignored.
+ */
+export function checkContextKeys(node: Node): void {
+  for (const key of Object.keys(node.getAllContext())) {
+    if (CONTEXT_KEYS.includes(key) || isCdkKey(key)) continue
+    const suggestion = closestKnownKey(key)
+    throw new InvalidSettingError(
+      suggestion === undefined
+        ? `Context key "${key}" is not a credential-lock setting: use one of ${CONTEXT_KEYS.join(', ')}.`
+        : `Context key "${key}" is not a credential-lock setting: did you mean "${suggestion}"?`,
+    )
+  }
+}
+
+function closestKnownKey(key: string): string | undefined {
+  const normalized = normalize(key)
+  const sameWord = CONTEXT_KEYS.find((known) => normalize(known) === normalized)
+  if (sameWord !== undefined) return sameWord
+  let best: { key: string; distance: number } | undefined
+  for (const known of CONTEXT_KEYS) {
+    const distance = editDistance(normalized, normalize(known))
+    if (distance <= MAX_SUGGESTION_DISTANCE && (best === undefined || distance < best.distance)) {
+      best = { key: known, distance }
+    }
+  }
+  return best?.key
+}
+
+/** Case, `_`, `-` and `.` do not tell settings apart: `dry_run`, `DryRun` and `dry-run` all mean dryRun. */
+function normalize(key: string): string {
+  return key.toLowerCase().replace(/[-_.\s]/g, '')
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (const [i, charA] of [...a].entries()) {
+    const current = [i + 1]
+    for (const [j, charB] of [...b].entries()) {
+      current.push(
+        Math.min(
+          (previous[j + 1] ?? 0) + 1,
+          (current[j] ?? 0) + 1,
+          (previous[j] ?? 0) + (charA === charB ? 0 : 1),
+        ),
+      )
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}
 
 /**
  * The CredentialLock props given as CDK context (`-c name=value` or cdk.json), one key per prop of the same
  * name. Durations are written as a number and a unit (`30m`, `1h`, `2d`), logRetention as days (`365`),
- * booleans as `true` or `false`. Values are checked by the construct itself.
+ * booleans as `true` or `false`. Keys are checked first; values are checked by the construct itself.
  */
 export function lockPropsFromContext(node: Node): CredentialLockProps {
+  checkContextKeys(node)
   const text = (key: string) => {
     const value = node.tryGetContext(key)
     return value === undefined ? undefined : String(value)
@@ -21,12 +128,16 @@ export function lockPropsFromContext(node: Node): CredentialLockProps {
     if (value === undefined) return undefined
     const match = /^(\d+)([mhd])$/.exec(value)
     if (!match)
-      throw new Error(`Context ${key} "${value}" must be a number and a unit m, h or d, such as 30m or 12h.`)
+      throw new InvalidSettingError(
+        `Context ${key} "${value}" must be a number and a unit m, h or d, such as 30m or 12h.`,
+      )
     return UNITS[match[2] as keyof typeof UNITS](Number(match[1]))
   }
   const logRetention = text('logRetention')
   if (logRetention !== undefined && !/^\d+$/.test(logRetention)) {
-    throw new Error(`Context logRetention "${logRetention}" must be a number of days, such as 365.`)
+    throw new InvalidSettingError(
+      `Context logRetention "${logRetention}" must be a number of days, such as 365.`,
+    )
   }
   return {
     lockTagKey: text('lockTagKey'),
@@ -38,7 +149,29 @@ export function lockPropsFromContext(node: Node): CredentialLockProps {
     logRetention: logRetention === undefined ? undefined : (Number(logRetention) as RetentionDays),
     createTrail: flag(node, 'createTrail'),
     auditEventBusName: text('auditEventBusName'),
+    // The construct refuses any other value with the list of valid ones.
+    roleScope: text('roleScope') as RoleScopeKind | undefined,
+    roleScopeTagKey: text('roleScopeTagKey'),
+    roleScopeTagValue: text('roleScopeTagValue'),
+    refuseImdsV1: flag(node, 'refuseImdsV1'),
+    ...lockSettings(node),
     ...networkSettings(node),
+  }
+}
+
+/** exemptActions as JSON text (`-c`) or an object (cdk.json); managedPolicyQuota as a number. */
+function lockSettings(node: Node): Pick<CredentialLockProps, 'exemptActions' | 'managedPolicyQuota'> {
+  const exemptActions = node.tryGetContext('exemptActions')
+  const managedPolicyQuota = node.tryGetContext('managedPolicyQuota')
+  return {
+    exemptActions:
+      exemptActions === undefined
+        ? undefined
+        : Object.fromEntries(exemptActionsFrom(exemptActions, 'exemptActions')),
+    managedPolicyQuota:
+      managedPolicyQuota === undefined
+        ? undefined
+        : managedPolicyQuotaFrom(managedPolicyQuota, 'managedPolicyQuota'),
   }
 }
 
@@ -64,5 +197,5 @@ export function flag(node: Node, key: string): boolean | undefined {
   if (value === undefined) return undefined
   if (value === true || value === 'true') return true
   if (value === false || value === 'false') return false
-  throw new Error(`Context ${key} "${String(value)}" must be true or false.`)
+  throw new InvalidSettingError(`Context ${key} "${String(value)}" must be true or false.`)
 }

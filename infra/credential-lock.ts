@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import { ReadWriteType, Trail } from 'aws-cdk-lib/aws-cloudtrail'
 import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch'
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
@@ -15,10 +15,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions'
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
+import { InvalidSettingError } from '../policy/errors.js'
 import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { handlerFunction } from './lambda-defaults.js'
 import { LockUninstall } from './lock-uninstall.js'
 import { OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT, ownManagedPolicyGrants } from './own-policies.js'
+import { ROLE_SCOPE_KINDS, RoleScope, type RoleScopeKind } from './role-scope.js'
 
 export interface CredentialLockProps {
   /**
@@ -50,8 +52,27 @@ export interface CredentialLockProps {
    */
   readonly dryRun?: boolean
   /**
-   * Address that receives the alarms by email, through an encrypted SNS topic. The alarms exist either way.
-   * @default - no topic: the alarms are only visible in CloudWatch
+   * Which roles the controller and the uninstaller may write their policy on. `all`: any role of the account
+   * (the functions only ever write credential-lock-<region>, but IAM cannot hold them to that). `tagged`: IAM
+   * itself allows their writes only on roles tagged {@link roleScopeTagKey}={@link roleScopeTagValue}; an
+   * untagged role is logged as skipped. A production review should pick `tagged`.
+   * @default 'all'
+   */
+  readonly roleScope?: RoleScopeKind
+  /**
+   * With roleScope `tagged`: the tag key a role must carry to be locked.
+   * @default 'credential-lock-managed'
+   */
+  readonly roleScopeTagKey?: string
+  /**
+   * With roleScope `tagged`: the value of {@link roleScopeTagKey} (compared exactly).
+   * @default 'true'
+   */
+  readonly roleScopeTagValue?: string
+  /**
+   * Address subscribed by email to the alarm topic. The topic exists either way (stack output
+   * `AlarmTopicArn`): subscribe chat or paging to it instead, or as well.
+   * @default - no subscription
    */
   readonly alarmEmail?: string
   /**
@@ -152,6 +173,7 @@ interface LockSettings {
   readonly managedPolicyQuota: number
   readonly knownEgress: KnownEgress
   readonly trustedVpcEndpoints: readonly string[]
+  readonly roleScope: RoleScope
 }
 
 /**
@@ -165,18 +187,25 @@ export class CredentialLock extends Construct {
   readonly controller: NodejsFunction
   /** The controller's log: its decisions are the audit trail of every lock. */
   readonly logGroup: LogGroup
-  /** Every alarm; they notify {@link alarmTopic} when there is one. */
+  /** Every alarm; each notifies {@link alarmTopic} when it fires and when it clears. */
   readonly alarms: readonly Alarm[]
-  readonly alarmTopic: Topic | undefined
+  /** The KMS-encrypted topic every alarm notifies; exported and named in the stack outputs. */
+  readonly alarmTopic: Topic
   /** The opt-in tag, defaults applied. */
   readonly lockTag: { readonly key: string; readonly value: string }
+  /** The roles the controller and the uninstaller may write on. */
+  readonly roleScope: RoleScope
 
   constructor(scope: Construct, id: string, props: CredentialLockProps = {}) {
     super(scope, id)
     const settings = validatedSettings(props)
     this.lockTag = { key: settings.lockTagKey, value: settings.lockTagValue }
+    this.roleScope = settings.roleScope
 
-    const uninstall = new LockUninstall(this, 'Uninstall', { logRetention: settings.logRetention })
+    const uninstall = new LockUninstall(this, 'Uninstall', {
+      logRetention: settings.logRetention,
+      roleScope: settings.roleScope,
+    })
 
     const deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       fifo: true,
@@ -213,7 +242,7 @@ export class CredentialLock extends Construct {
     // Deleted before the uninstall runs, so nothing can write a lock after it removed them all.
     for (const piece of [...rules, controllerRole, this.controller]) piece.node.addDependency(uninstall)
 
-    this.alarmTopic = settings.alarmEmail === undefined ? undefined : this.addAlarmTopic(settings.alarmEmail)
+    this.alarmTopic = this.addAlarmTopic(settings.alarmEmail)
     this.alarms = this.addAlarms(deadLetterQueue, undeliveredEvents)
 
     if (settings.createTrail) this.addTrail()
@@ -293,19 +322,19 @@ export class CredentialLock extends Construct {
     )
     role.addToPolicy(
       new PolicyStatement({
-        sid: 'WriteOwnLockPolicy',
-        actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+        sid: 'ReadRolePolicies',
+        // The other inline and attached policies are only counted against the budget, never changed.
+        actions: ['iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
         resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
       }),
     )
-    for (const statement of ownManagedPolicyGrants(stack)) role.addToPolicy(statement)
     role.addToPolicy(
-      new PolicyStatement({
-        sid: 'CountRoleManagedPolicies',
-        actions: ['iam:ListAttachedRolePolicies'],
-        resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
-      }),
+      settings.roleScope.allowOnRoles(this, 'WriteOwnLockPolicy', [
+        'iam:PutRolePolicy',
+        'iam:DeleteRolePolicy',
+      ]),
     )
+    for (const statement of ownManagedPolicyGrants(this, settings.roleScope)) role.addToPolicy(statement)
     role.addToPolicy(
       new PolicyStatement({
         sid: 'NeverChangeOwnRole',
@@ -331,8 +360,8 @@ export class CredentialLock extends Construct {
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]',
         reason:
-          'Any instance-profile role can be opted in; the controller writes only its policy named ' +
-          'credential-lock-<region>, and an explicit Deny stops it from changing its own role.',
+          'The controller reads its own policy on any instance-profile role. Writes: ' +
+          `${settings.roleScope.reviewReason} An explicit Deny stops it from changing its own role.`,
       },
     )
     return role
@@ -354,6 +383,7 @@ export class CredentialLock extends Construct {
         REFUSE_IMDSV1: String(settings.refuseImdsV1),
         EXEMPT_ACTIONS: JSON.stringify(Object.fromEntries(settings.exemptActions)),
         MANAGED_POLICY_QUOTA: String(settings.managedPolicyQuota),
+        ...settings.roleScope.environment,
         DEAD_LETTER_QUEUE_URL: deadLetterQueue.queueUrl,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -415,7 +445,7 @@ export class CredentialLock extends Construct {
     }
   }
 
-  private addAlarmTopic(email: string): Topic {
+  private addAlarmTopic(email: string | undefined): Topic {
     // CloudWatch alarms can publish only to a topic whose key lets CloudWatch use it: the AWS managed key cannot.
     const key = new Key(this, 'AlarmTopicKey', {
       description: 'credential-lock: encrypts the alarm topic',
@@ -429,7 +459,13 @@ export class CredentialLock extends Construct {
       masterKey: key,
       enforceSSL: true,
     })
-    topic.addSubscription(new EmailSubscription(email))
+    if (email !== undefined) topic.addSubscription(new EmailSubscription(email))
+    const stack = Stack.of(this)
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'credential-lock: subscribe email, chat or paging to this topic to hear every alarm',
+      value: topic.topicArn,
+      exportName: `${stack.stackName}-AlarmTopicArn`,
+    })
     return topic
   }
 
@@ -482,12 +518,10 @@ export class CredentialLock extends Construct {
         TreatMissingData.NOT_BREACHING,
       ),
     ]
-    if (this.alarmTopic) {
-      const action = new SnsAction(this.alarmTopic)
-      for (const alarm of alarms) {
-        alarm.addAlarmAction(action)
-        alarm.addOkAction(action)
-      }
+    const action = new SnsAction(this.alarmTopic)
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(action)
+      alarm.addOkAction(action)
     }
     return alarms
   }
@@ -533,7 +567,7 @@ export class CredentialLock extends Construct {
 }
 
 function validatedSettings(props: CredentialLockProps): LockSettings {
-  const settings: LockSettings = {
+  const settings: Omit<LockSettings, 'roleScope'> = {
     lockTagKey: props.lockTagKey ?? 'credential-lock',
     lockTagValue: props.lockTagValue ?? 'enabled',
     resyncPeriod: props.resyncPeriod ?? Duration.hours(1),
@@ -549,33 +583,63 @@ function validatedSettings(props: CredentialLockProps): LockSettings {
     knownEgress: parseKnownEgress('knownEgress', props.knownEgress),
     trustedVpcEndpoints: parseTrustedVpcEndpoints('trustedVpcEndpoints', props.trustedVpcEndpoints),
   }
-  checkTag('lockTagKey', settings.lockTagKey, 128)
-  if (settings.lockTagKey.toLowerCase().startsWith('aws:')) {
-    throw new Error(`lockTagKey "${settings.lockTagKey}" must not start with "aws:", which AWS reserves.`)
-  }
+  checkTagKey('lockTagKey', settings.lockTagKey)
   checkTag('lockTagValue', settings.lockTagValue, 256)
   const resyncMs = settings.resyncPeriod.toMilliseconds()
   if (resyncMs % 60_000 !== 0 || resyncMs < 5 * 60_000 || resyncMs > 24 * 3_600_000) {
-    throw new Error(
+    throw new InvalidSettingError(
       `resyncPeriod must be a whole number of minutes between 5 minutes and 24 hours, not ${settings.resyncPeriod.toHumanString()}.`,
     )
   }
   const retentionMs = settings.tombstoneRetention.toMilliseconds()
   if (retentionMs % 3_600_000 !== 0 || retentionMs < 3_600_000 || retentionMs > 48 * 3_600_000) {
-    throw new Error(
+    throw new InvalidSettingError(
       `tombstoneRetention must be a whole number of hours between 1 and 48, not ${settings.tombstoneRetention.toHumanString()}.`,
     )
   }
   if (settings.alarmEmail !== undefined && !EMAIL.test(settings.alarmEmail)) {
-    throw new Error(`alarmEmail "${settings.alarmEmail}" is not an email address.`)
+    throw new InvalidSettingError(`alarmEmail "${settings.alarmEmail}" is not an email address.`)
   }
   if (!Object.values(RetentionDays).includes(settings.logRetention)) {
-    throw new Error(`logRetention ${settings.logRetention} is not a number of days CloudWatch Logs accepts.`)
+    throw new InvalidSettingError(
+      `logRetention ${settings.logRetention} is not a number of days CloudWatch Logs accepts.`,
+    )
   }
   if (!EVENT_BUS_NAME.test(settings.auditEventBusName)) {
-    throw new Error(`auditEventBusName "${settings.auditEventBusName}" is not a valid event bus name.`)
+    throw new InvalidSettingError(
+      `auditEventBusName "${settings.auditEventBusName}" is not a valid event bus name.`,
+    )
   }
-  return settings
+  return { ...settings, roleScope: validatedRoleScope(props) }
+}
+
+function validatedRoleScope(props: CredentialLockProps): RoleScope {
+  const kind = props.roleScope ?? 'all'
+  if (!ROLE_SCOPE_KINDS.includes(kind)) {
+    throw new InvalidSettingError(`roleScope "${kind}" must be ${ROLE_SCOPE_KINDS.join(' or ')}.`)
+  }
+  const tag = {
+    key: props.roleScopeTagKey ?? 'credential-lock-managed',
+    value: props.roleScopeTagValue ?? 'true',
+  }
+  if (kind === 'all') {
+    if (props.roleScopeTagKey !== undefined || props.roleScopeTagValue !== undefined) {
+      throw new InvalidSettingError(
+        'roleScopeTagKey and roleScopeTagValue apply only with roleScope tagged: set roleScope to tagged or remove them.',
+      )
+    }
+    return RoleScope.all()
+  }
+  checkTagKey('roleScopeTagKey', tag.key)
+  checkTag('roleScopeTagValue', tag.value, 256)
+  return RoleScope.tagged(tag)
+}
+
+function checkTagKey(prop: string, key: string): void {
+  checkTag(prop, key, 128)
+  if (key.toLowerCase().startsWith('aws:')) {
+    throw new InvalidSettingError(`${prop} "${key}" must not start with "aws:", which AWS reserves.`)
+  }
 }
 
 /** The company-network settings in the form the controller reads them at cold start; absent when unset. */
@@ -597,7 +661,7 @@ function checkTag(prop: string, value: string, maxLength: number): void {
     value.trim() !== value ||
     !TAG_CHARACTERS.test(value)
   ) {
-    throw new Error(
+    throw new InvalidSettingError(
       `${prop} "${value}" must be 1 to ${maxLength} letters, digits, spaces or _ . : / = + - @, without leading or trailing spaces.`,
     )
   }

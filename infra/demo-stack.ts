@@ -15,12 +15,18 @@ import {
 } from 'aws-cdk-lib/aws-ec2'
 import { InstanceProfile, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
 import type { Construct, Node } from 'constructs'
+import { InvalidSettingError } from '../policy/errors.js'
 
 export interface DemoStackProps extends StackProps {
   /** The only address allowed to SSH in, usually the deployer's own (`x.x.x.x/32`). */
   readonly sshCidr: string
   /** The opt-in tag Luke carries; the same as the lock's. */
   readonly lockTag: { readonly key: string; readonly value: string }
+  /**
+   * The tag that puts a role in the lock's scope (roleScope `tagged`); the demo role carries it.
+   * @default - none: the lock writes on every role
+   */
+  readonly roleScopeTag?: { readonly key: string; readonly value: string } | undefined
 }
 
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/
@@ -58,6 +64,7 @@ export class DemoStack extends Stack {
       description: 'credential-lock demo: the role whose credentials Luke and Matt both carry',
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ReadOnlyAccess')],
     })
+    if (props.roleScopeTag) Tags.of(role).add(props.roleScopeTag.key, props.roleScopeTag.value)
     const instanceProfile = new InstanceProfile(this, 'InstanceProfile', { role })
 
     const instance = (name: string) =>
@@ -106,9 +113,12 @@ export async function sshCidrFromContext(
   try {
     return `${(await lookUpPublicIp()).trim()}/32`
   } catch (error) {
-    throw new Error('Cannot find your public IP for the demo SSH rule: pass -c sshCidr=x.x.x.x/32.', {
-      cause: error,
-    })
+    throw new InvalidSettingError(
+      'Cannot find your public IP for the demo SSH rule: pass -c sshCidr=x.x.x.x/32.',
+      {
+        cause: error,
+      },
+    )
   }
 }
 
@@ -124,8 +134,8 @@ function checkSshCidr(cidr: string): void {
   const [a, b, c, d, prefix] = (IPV4_CIDR.exec(cidr)?.slice(1) ?? []).map(Number)
   const octetsValid = [a, b, c, d].every((octet) => octet !== undefined && octet <= 255)
   if (!octetsValid || prefix === undefined || prefix > 32) {
-    throw new Error(`sshCidr "${cidr}" must be an IPv4 CIDR such as 203.0.113.10/32.`)
+    throw new InvalidSettingError(`sshCidr "${cidr}" must be an IPv4 CIDR such as 203.0.113.10/32.`)
   }
   if (prefix < 24)
-    throw new Error(`sshCidr "${cidr}" opens SSH to too many addresses: use a /24 or narrower.`)
+    throw new InvalidSettingError(`sshCidr "${cidr}" opens SSH to too many addresses: use a /24 or narrower.`)
 }

@@ -5,9 +5,12 @@ import { Provider } from 'aws-cdk-lib/custom-resources'
 import { Construct } from 'constructs'
 import { handlerFunction } from './lambda-defaults.js'
 import { OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT, ownManagedPolicyGrants } from './own-policies.js'
+import type { RoleScope } from './role-scope.js'
 
 export interface LockUninstallProps {
   readonly logRetention: RetentionDays
+  /** The roles the uninstall may delete the lock policy from: the controller's own scope. */
+  readonly roleScope: RoleScope
 }
 
 /**
@@ -34,12 +37,9 @@ export class LockUninstall extends Construct {
       }),
     )
     handlerRole.addToPolicy(
-      new PolicyStatement({
-        actions: ['iam:DeleteRolePolicy'],
-        resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
-      }),
+      props.roleScope.allowOnRoles(this, 'DeleteOwnLockPolicy', ['iam:DeleteRolePolicy']),
     )
-    for (const statement of ownManagedPolicyGrants(stack, { create: false }))
+    for (const statement of ownManagedPolicyGrants(this, props.roleScope, { create: false }))
       handlerRole.addToPolicy(statement)
     logGroup.grantWrite(handlerRole)
     Validations.of(handlerRole).acknowledge(
@@ -54,8 +54,7 @@ export class LockUninstall extends Construct {
       },
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]',
-        reason:
-          'Any instance-profile role may carry a lock; the handler deletes only the policy named credential-lock-<region>.',
+        reason: props.roleScope.reviewReason,
       },
     )
 
@@ -65,6 +64,7 @@ export class LockUninstall extends Construct {
       role: handlerRole,
       logGroup,
       timeout: Duration.minutes(10),
+      environment: props.roleScope.environment,
     })
 
     const providerRole = new Role(this, 'ProviderRole', {

@@ -1,5 +1,7 @@
-import { Aws, type Stack } from 'aws-cdk-lib'
+import { Aws, Stack } from 'aws-cdk-lib'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
+import type { Construct } from 'constructs'
+import type { RoleScope } from './role-scope.js'
 
 /**
  * IAM grants for the customer-managed policies the controller owns when a fleet outgrows a role's inline budget:
@@ -7,9 +9,11 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
  * with a condition on that path. The uninstaller gets the same, without create.
  */
 export function ownManagedPolicyGrants(
-  stack: Stack,
+  scope: Construct,
+  roleScope: RoleScope,
   options: { readonly create: boolean } = { create: true },
-) {
+): PolicyStatement[] {
+  const stack = Stack.of(scope)
   const ownPolicies = stack.formatArn({
     service: 'iam',
     region: '',
@@ -32,13 +36,23 @@ export function ownManagedPolicyGrants(
       ],
       resources: [ownPolicies],
     }),
-    new PolicyStatement({
-      sid: 'AttachOnlyOwnManagedPolicies',
-      actions: [...(options.create ? ['iam:AttachRolePolicy'] : []), 'iam:DetachRolePolicy'],
-      resources: [stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
-      conditions: { ArnLike: { 'iam:PolicyARN': ownPolicies } },
-    }),
+    attachOnlyOwn(scope, roleScope, options.create, ownPolicies),
   ]
+}
+
+/** Attaching and detaching are writes on the role: the role scope applies, and only policies under the path. */
+function attachOnlyOwn(
+  scope: Construct,
+  roleScope: RoleScope,
+  create: boolean,
+  ownPolicies: string,
+): PolicyStatement {
+  const statement = roleScope.allowOnRoles(scope, 'AttachOnlyOwnManagedPolicies', [
+    ...(create ? ['iam:AttachRolePolicy'] : []),
+    'iam:DetachRolePolicy',
+  ])
+  statement.addCondition('ArnLike', { 'iam:PolicyARN': ownPolicies })
+  return statement
 }
 
 export const OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT = {

@@ -18,6 +18,7 @@ describe('readConfig', () => {
       managedPolicyQuota: 10,
       knownEgress: new Map(),
       trustedVpcEndpoints: [],
+      roleScope: { kind: 'all' },
     })
   })
 
@@ -35,6 +36,9 @@ describe('readConfig', () => {
       MANAGED_POLICY_QUOTA: '20',
       KNOWN_EGRESS: '{"tgw-0123456789abcdef0":["203.0.113.0/28"],"*":["198.51.100.7"]}',
       TRUSTED_VPC_ENDPOINTS: 'vpce-0123456789abcdef0,vpce-0fedcba9876543210',
+      ROLE_SCOPE: 'tagged',
+      ROLE_SCOPE_TAG_KEY: 'security/credential-lock',
+      ROLE_SCOPE_TAG_VALUE: 'yes',
     })
 
     // Assess
@@ -51,6 +55,18 @@ describe('readConfig', () => {
         ['*', ['198.51.100.7/32']],
       ]),
       trustedVpcEndpoints: ['vpce-0123456789abcdef0', 'vpce-0fedcba9876543210'],
+      roleScope: { kind: 'tagged', tag: { key: 'security/credential-lock', value: 'yes' } },
+    })
+  })
+
+  it('defaults the tag of a tagged role scope', () => {
+    // Act
+    const config = readConfig({ AWS_REGION: 'eu-west-1', ROLE_SCOPE: 'tagged' })
+
+    // Assess
+    expect(config.roleScope).toEqual({
+      kind: 'tagged',
+      tag: { key: 'credential-lock-managed', value: 'true' },
     })
   })
 
@@ -95,6 +111,7 @@ describe('readConfig', () => {
       'TRUSTED_VPC_ENDPOINTS entry "vpce-123" is not a VPC endpoint ID: give interface endpoint IDs such as ' +
         '"vpce-0123456789abcdef0".',
     ],
+    [{ AWS_REGION: 'eu-west-1', ROLE_SCOPE: 'some' }, 'ROLE_SCOPE is "some": set it to all or tagged.'],
   ])('refuses %j with one clear sentence', (env, message) => {
     // Act
     const read = () => readConfig(env)

@@ -355,3 +355,163 @@ describe('controller decisions (SDK mocked)', () => {
     ).toEqual(['batch', 'web'])
   })
 })
+
+describe('handler edges: input no EventBridge rule would send', () => {
+  it('logs a null direct event as a malformed skip and changes nothing', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+
+    // Act
+    const response = await handler(null, CONTEXT)
+
+    // Assess
+    expect(response).toBeUndefined()
+    expect(iam.calls()).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({ recordId: 'direct', detailType: 'unknown' }),
+      }),
+    )
+  })
+
+  it.each([
+    ['no context', undefined],
+    ['a context without a function ARN', {}],
+    ['a function ARN that is not one', { invokedFunctionArn: 'credential-lock' }],
+  ])('refuses %s with its own ConfigError, before any AWS call', async (_, context) => {
+    // Prepare
+    const { handler } = controller()
+
+    // Act
+    const invoke = handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), context)
+
+    // Assess
+    await expect(invoke).rejects.toThrowError(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/invokedFunctionArn/) }),
+    )
+    expect(iam.calls()).toHaveLength(0)
+  })
+
+  it('skips a record whose body is not JSON with a warning that keeps its id and detail-type', async () => {
+    // Prepare: an event cut short in transit, so it no longer parses.
+    const { handler, lines } = controller()
+    const batch = sqsBatch([stateChange(LUKE, 'running')], QUEUE)
+    const record = batch.Records[0]
+    if (!record) throw new Error('no record')
+    const event = JSON.parse(record.body) as { id: string; 'detail-type': string }
+    record.body = record.body.slice(0, record.body.indexOf('"detail"'))
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({
+          recordId: record.messageId,
+          eventId: event.id,
+          detailType: event['detail-type'],
+        }),
+      }),
+    )
+  })
+
+  it('skips a JSON event without detail with a warning that keeps its detail-type', async () => {
+    // Prepare
+    const { handler, lines } = controller()
+    const { detail: _, ...withoutDetail } = stateChange(LUKE, 'running')
+
+    // Act
+    const response = await handler(withoutDetail, CONTEXT)
+
+    // Assess
+    expect(response).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'event skipped',
+        fields: expect.objectContaining({ detailType: 'EC2 Instance State-change Notification' }),
+      }),
+    )
+  })
+})
+
+describe('role scope tagged: IAM keeps the controller off untagged roles', () => {
+  const TAGGED = { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } } as const
+  const denied = () => Object.assign(new Error('not authorized'), { name: 'AccessDenied' })
+
+  it('skips a role IAM refuses to write, with the reason and a metric, and fails no record', async () => {
+    // Prepare: web is untagged, batch is tagged
+    const { handler, lines, metrics } = controller({ roleScope: TAGGED })
+    iam.on(PutRolePolicyCommand, { RoleName: 'web' }).rejects(denied())
+    const batch = sqsBatch([stateChange(LUKE, 'running'), stateChange(JESSICA, 'running')], QUEUE)
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'lock decision',
+        fields: expect.objectContaining({
+          roleName: 'web',
+          action: 'skipped',
+          reason:
+            'role web is out of scope: tag it credential-lock-managed=true to let credential-lock lock it',
+        }),
+      }),
+    )
+    expect(lines).toContainEqual(
+      expect.objectContaining({ fields: expect.objectContaining({ roleName: 'batch', action: 'put' }) }),
+    )
+    expect(metrics.addMetric).toHaveBeenCalledWith('RolesOutOfScope', 'Count', 1)
+    expect(metrics.addMetric).not.toHaveBeenCalledWith('Failures', expect.anything(), expect.anything())
+  })
+
+  it('skips removing a lock from a role that lost its scope tag', async () => {
+    // Prepare: Luke opted out, and his role's tag was removed after it was locked
+    const { handler, lines } = controller({ roleScope: TAGGED })
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ ...instance(LUKE, 'web', '54.0.0.1'), Tags: [] }] }],
+    })
+    const lock = { Version: '2012-10-17', Statement: [] }
+    iam
+      .on(GetRolePolicyCommand, { RoleName: 'web' })
+      .resolves({ RoleName: 'web', PolicyName: POLICY, PolicyDocument: JSON.stringify(lock) })
+    iam.on(DeleteRolePolicyCommand).rejects(denied())
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(iam.commandCalls(DeleteRolePolicyCommand)).toHaveLength(1)
+    expect(lines).toContainEqual(
+      expect.objectContaining({ fields: expect.objectContaining({ roleName: 'web', action: 'skipped' }) }),
+    )
+  })
+
+  it('still fails and parks the record when a read is refused: that is a missing permission, not scope', async () => {
+    // Prepare
+    const { handler } = controller({ roleScope: TAGGED })
+    iam.on(GetRolePolicyCommand).rejects(denied())
+
+    // Act
+    const response = await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.MessageAttributes).toMatchObject({
+      error: { StringValue: expect.stringMatching(/^MissingPermissionError: .*iam:GetRolePolicy/) },
+    })
+  })
+})

@@ -29,8 +29,9 @@ EC2 instance-role credentials, once stolen, work from anywhere for hours. creden
 a deny policy on each opted-in instance's role so that they work only from where the instance really is.
 This demo builds a small AWS account in a local moto emulator: role "${DEFENDERS}" used by Luke and Danny
 (opted in; Danny behind a NAT gateway) and Matt (not opted in). It plays each chapter's real events through
-the real Lambda handler, then asks IAM's policy simulator who may read a report the role is allowed to read,
-with whose credentials, from where. Jessica is the thief, at ${THIEF_IP}.`
+the real Lambda handler, then asks an independent IAM policy evaluator (@cloud-copilot/iam-simulate, not
+AWS's simulator) who may read a report the role is allowed to read, with whose credentials, from where.
+Jessica is the thief, at ${THIEF_IP}.`
 
 type Style = Parameters<typeof styleText>[0]
 
@@ -45,8 +46,12 @@ function mark(ok: boolean): string {
 function printChapter(step: string, chapter: Chapter, result: ChapterResult): void {
   console.log(`\n${paint('bold', `${step} ${chapter.title}`)}`)
   console.log(`      ${paint('italic', chapter.explanation)}`)
-  for (const { who, from, expected, actual } of result.results) {
-    const verdict = paint(actual === 'Allowed' ? 'yellow' : 'cyan', VERDICT_WORDS[actual])
+  for (const { who, from, expected, actual, harmlessBecause } of result.results) {
+    const words =
+      actual === 'Allowed' && harmlessBecause !== undefined
+        ? `${VERDICT_WORDS[actual]} by the policies, but harmless: ${harmlessBecause}`
+        : VERDICT_WORDS[actual]
+    const verdict = paint(actual === 'Allowed' ? 'yellow' : 'cyan', words)
     const unexpected = actual === expected ? '' : paint('red', ` (expected ${VERDICT_WORDS[expected]})`)
     console.log(`  ${mark(actual === expected)} ${who} from ${from} → ${verdict}${unexpected}`)
   }

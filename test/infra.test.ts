@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { App, Duration, Stack } from 'aws-cdk-lib'
 import { Match, Template } from 'aws-cdk-lib/assertions'
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
@@ -5,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { buildApp, type CredentialLockApp } from '../infra/cdk-app.js'
 import { CredentialLock, type CredentialLockProps } from '../infra/credential-lock.js'
 import { sshCidrFromContext } from '../infra/demo-stack.js'
+import { type RolePolicy, type SimulatedRequest, verdicts } from './support/simulate.js'
 
 /** The ARN pattern of the managed policies the controller owns, as the template writes it. */
 const OWN_POLICIES = {
@@ -43,6 +45,43 @@ function logicalIdOf(template: Template, type: string, idPrefix: string): string
   const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(idPrefix))
   expect(ids).toHaveLength(1)
   return ids[0] as string
+}
+
+const ACCOUNT = '123456789012'
+/** IAM actions that change a role's permissions. */
+const WRITE_ON_ROLE = /^iam:(Put|Delete|Attach|Detach)Role/
+
+/** A template value with its intrinsics replaced as CloudFormation would in account {@link ACCOUNT}. */
+function deployed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(deployed)
+  if (typeof value !== 'object' || value === null) return value
+  const object = value as Record<string, unknown>
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Region': 'us-east-1',
+  }
+  if (typeof object.Ref === 'string') return pseudo[object.Ref] ?? object.Ref
+  if (Array.isArray(object['Fn::GetAtt'])) return `arn:aws:iam::${ACCOUNT}:role/${object['Fn::GetAtt'][0]}`
+  const join = object['Fn::Join'] as [string, unknown[]] | undefined
+  if (join) return (deployed(join[1]) as string[]).join(join[0])
+  return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, deployed(inner)]))
+}
+
+/** The deployed identity policies of the controller's and the uninstall handler's roles. */
+function rolePoliciesOf(template: Template): { controller: RolePolicy[]; uninstall: RolePolicy[] } {
+  const policiesOf = (roleIdPrefix: string) => {
+    const role = logicalIdOf(template, 'AWS::IAM::Role', roleIdPrefix)
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } })
+    return Object.entries(policies).map(([name, policy]) => ({
+      name,
+      document: deployed(policy.Properties.PolicyDocument) as object,
+    }))
+  }
+  return {
+    controller: policiesOf('CredentialLockControllerRole'),
+    uninstall: policiesOf('CredentialLockUninstallHandlerRole'),
+  }
 }
 
 function appWith(context: Record<string, unknown>) {
@@ -264,8 +303,11 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     expect(queries[3]?.QueryString).toContain("filter message = 'event skipped'")
   })
 
-  it('alarms on dead letters, controller errors, Failures and queue age, without a topic by default', () => {
-    // Prepare / Act
+  it('alarms on dead letters, controller errors, Failures and queue age, to a topic that exists by default', () => {
+    // Prepare
+    const topic = logicalIdOf(template, 'AWS::SNS::Topic', 'CredentialLockAlarmTopic')
+
+    // Act
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
       (alarm) => alarm.Properties,
     )
@@ -281,9 +323,29 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     ])
     expect(alarms[3]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
     expect(alarms[4]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
-    for (const alarm of alarms) expect(alarm.AlarmActions).toBeUndefined()
-    template.resourceCountIs('AWS::SNS::Topic', 0)
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: topic }])
+      expect(alarm.OKActions).toEqual([{ Ref: topic }])
+    }
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() })
+    template.resourceCountIs('AWS::SNS::Subscription', 0)
     template.resourceCountIs('AWS::CloudTrail::Trail', 0)
+  })
+
+  it('names the alarm topic in the stack outputs and exports it, so email or chat can subscribe', () => {
+    // Prepare
+    const topic = logicalIdOf(template, 'AWS::SNS::Topic', 'CredentialLockAlarmTopic')
+
+    // Act
+    const outputs = Object.values(template.findOutputs('*'))
+
+    // Assess
+    expect(outputs).toContainEqual(
+      expect.objectContaining({
+        Value: { Ref: topic },
+        Export: { Name: 'CredentialLock-AlarmTopicArn' },
+      }),
+    )
   })
 
   it('grants no Allow with a wildcard action, and no iam:* anywhere', () => {
@@ -331,9 +393,15 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         Resource: accountArn('instance-profile/*'),
       },
       {
+        Sid: 'ReadRolePolicies',
+        Effect: 'Allow',
+        Action: ['iam:GetRolePolicy', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'],
+        Resource: accountArn('role/*'),
+      },
+      {
         Sid: 'WriteOwnLockPolicy',
         Effect: 'Allow',
-        Action: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:ListRolePolicies'],
+        Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
         Resource: accountArn('role/*'),
       },
       { Sid: 'FindOwnManagedPolicies', Effect: 'Allow', Action: 'iam:ListPolicies', Resource: '*' },
@@ -356,12 +424,6 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         Action: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
         Resource: accountArn('role/*'),
         Condition: { ArnLike: { 'iam:PolicyARN': OWN_POLICIES } },
-      },
-      {
-        Sid: 'CountRoleManagedPolicies',
-        Effect: 'Allow',
-        Action: 'iam:ListAttachedRolePolicies',
-        Resource: accountArn('role/*'),
       },
       {
         Sid: 'NeverChangeOwnRole',
@@ -606,6 +668,108 @@ describe('CredentialLock stack with every setting given', () => {
   })
 })
 
+describe('CredentialLock stack with roleScope tagged', () => {
+  const SCOPE_TAG = { key: 'security/credential-lock', value: 'managed' }
+  let built: CredentialLockApp
+  let template: Template
+
+  beforeAll(async () => {
+    built = await appWith({
+      ...NO_BUNDLING,
+      roleScope: 'tagged',
+      roleScopeTagKey: SCOPE_TAG.key,
+      roleScopeTagValue: SCOPE_TAG.value,
+      demo: 'true',
+      sshCidr: SSH_CIDR,
+    })
+    template = Template.fromStack(built.lock)
+  })
+
+  it('lets IAM allow every role write of the controller and the uninstaller only on roles with the tag', () => {
+    // Prepare
+    const writes = statementsOf(template).filter(
+      (statement) =>
+        statement.Effect === 'Allow' &&
+        [statement.Action].flat().some((action) => WRITE_ON_ROLE.test(action)),
+    )
+
+    // Act
+    const conditions = writes.map((statement) => (statement as { Condition?: unknown }).Condition)
+
+    // Assess
+    expect(writes.map((statement) => statement.Sid).sort()).toEqual([
+      'AttachOnlyOwnManagedPolicies',
+      'AttachOnlyOwnManagedPolicies',
+      'DeleteOwnLockPolicy',
+      'WriteOwnLockPolicy',
+    ])
+    for (const condition of conditions) {
+      expect(condition).toMatchObject({
+        StringEquals: { 'aws:ResourceTag/security/credential-lock': 'managed' },
+      })
+    }
+  })
+
+  it('tells both functions the scope, so a refused write is a skip and not a failure', () => {
+    // Prepare
+    const scopeVariables = {
+      ROLE_SCOPE: 'tagged',
+      ROLE_SCOPE_TAG_KEY: SCOPE_TAG.key,
+      ROLE_SCOPE_TAG_VALUE: SCOPE_TAG.value,
+    }
+
+    // Act
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: Match.objectLike(scopeVariables) } },
+    })
+
+    // Assess
+    expect(Object.keys(functions).sort()).toEqual([
+      expect.stringMatching(/^CredentialLockController/),
+      expect.stringMatching(/^CredentialLockUninstallHandler/),
+    ])
+  })
+
+  it('gives IAM the verdicts: Allowed on a tagged role, refused on any other, for each write', async () => {
+    // Prepare
+    const policies = rolePoliciesOf(template)
+    const call = (action: string, tags: Record<string, string>): SimulatedRequest => ({
+      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/controller/credential-lock`,
+      accountId: ACCOUNT,
+      call: { action, resource: `arn:aws:iam::${ACCOUNT}:role/web` },
+      context: Object.fromEntries(
+        Object.entries(tags).map(([key, value]) => [`aws:ResourceTag/${key}`, value]),
+      ),
+    })
+    const requests = ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'].flatMap((action) => [
+      call(action, { [SCOPE_TAG.key]: SCOPE_TAG.value }),
+      call(action, { [SCOPE_TAG.key]: 'no' }),
+      call(action, { team: 'web' }),
+    ])
+
+    // Act
+    const controller = await verdicts(policies.controller, requests)
+    const uninstall = await verdicts(policies.uninstall, requests.slice(3))
+
+    // Assess
+    expect(controller).toEqual([
+      'Allowed',
+      'ImplicitlyDenied',
+      'ImplicitlyDenied',
+      'Allowed',
+      'ImplicitlyDenied',
+      'ImplicitlyDenied',
+    ])
+    expect(uninstall).toEqual(['Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied'])
+  })
+
+  it('tags the demo role so the demo is locked in this scope', () => {
+    Template.fromStack(built.demo as Stack).hasResourceProperties('AWS::IAM::Role', {
+      Tags: Match.arrayWith([{ Key: SCOPE_TAG.key, Value: SCOPE_TAG.value }]),
+    })
+  })
+})
+
 describe('settings that are refused at synth', () => {
   it.each<[string, CredentialLockProps, string]>([
     [
@@ -664,6 +828,17 @@ describe('settings that are refused at synth', () => {
       { auditEventBusName: 'my bus' },
       'auditEventBusName "my bus" is not a valid event bus name.',
     ],
+    ['an unknown role scope', { roleScope: 'some' as 'all' }, 'roleScope "some" must be all or tagged.'],
+    [
+      'a role scope tag with the scope all',
+      { roleScopeTagKey: 'team' },
+      'roleScopeTagKey and roleScopeTagValue apply only with roleScope tagged: set roleScope to tagged or remove them.',
+    ],
+    [
+      'a role scope tag key AWS reserves',
+      { roleScope: 'tagged', roleScopeTagKey: 'aws:team' },
+      'roleScopeTagKey "aws:team" must not start with "aws:", which AWS reserves.',
+    ],
   ])('refuses %s', (_case, props, message) => {
     // Prepare
     const stack = new Stack()
@@ -672,7 +847,73 @@ describe('settings that are refused at synth', () => {
     const create = () => new CredentialLock(stack, 'Lock', props)
 
     // Assess
-    expect(create).toThrow(new Error(message))
+    expect(create).toThrowError(expect.objectContaining({ name: 'InvalidSettingError', message }))
+  })
+
+  it.each([
+    ['dry_run', 'dryRun'],
+    ['DryRun', 'dryRun'],
+    ['dry-run', 'dryRun'],
+    ['dryRn', 'dryRun'],
+    ['alarm_email', 'alarmEmail'],
+    ['rolescope', 'roleScope'],
+    ['ssh_cidr', 'sshCidr'],
+    ['tombstoneRetension', 'tombstoneRetention'],
+  ])('refuses the misspelled context key %s and suggests %s', async (misspelled, known) => {
+    // Act
+    const building = appWith({ ...NO_BUNDLING, [misspelled]: 'true' })
+
+    // Assess
+    await expect(building).rejects.toThrowError(
+      expect.objectContaining({
+        name: 'InvalidSettingError',
+        message: `Context key "${misspelled}" is not a credential-lock setting: did you mean "${known}"?`,
+      }),
+    )
+  })
+
+  it('refuses an unknown context key far from every setting, listing the settings', async () => {
+    await expect(appWith({ ...NO_BUNDLING, colour: 'blue' })).rejects.toThrow(
+      /^Context key "colour" is not a credential-lock setting: use one of lockTagKey, .*, sshCidr\.$/,
+    )
+  })
+
+  it("accepts the CDK's own context keys and the settings other work will read", async () => {
+    // Prepare
+    const context = {
+      ...NO_BUNDLING,
+      '@aws-cdk/aws-iam:minimizePolicies': true,
+      'aws:cdk:enable-path-metadata': true,
+      'acknowledged-issue-numbers': [34892],
+      'availability-zones:account=123456789012:region=us-east-1': ['us-east-1a'],
+      'cdk-notices': false,
+      knownEgress: '{"*":["198.51.100.0/28"]}',
+      trustedVpcEndpoints: 'vpce-0123456789abcdef0',
+      refuseImdsV1: 'true',
+      exemptActions: '{"web":["s3:GetObject"]}',
+      managedPolicyQuota: '10',
+    }
+
+    // Act
+    const building = appWith(context)
+
+    // Assess
+    await expect(building).resolves.toBeDefined()
+  })
+
+  it('prints a settings error as its one sentence, without a stack trace, and exits 1', () => {
+    // Act: the CDK CLI hands the context to the app in CDK_CONTEXT_JSON
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/app.ts'], {
+      cwd: new URL('..', import.meta.url),
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ dry_run: 'true' }) },
+      encoding: 'utf8',
+    })
+
+    // Assess
+    expect(run.stderr).toBe(
+      'Context key "dry_run" is not a credential-lock setting: did you mean "dryRun"?\n',
+    )
+    expect(run.status).toBe(1)
   })
 
   it.each<[string, CredentialLockProps, string]>([

@@ -11,10 +11,25 @@ import {
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
+import type { RoleScope } from '../handlers/role-scope.js'
 import { uninstall } from '../handlers/uninstall.js'
 
 const iamMock = mockClient(IAMClient)
 const REGION = 'eu-west-3'
+const TAGGED: RoleScope = { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } }
+
+/** Runs the uninstall handler on one request, collecting the warnings it reports. */
+function runUninstall(requestType: 'Create' | 'Update' | 'Delete', roleScope: RoleScope = { kind: 'all' }) {
+  const warnings: string[] = []
+  const running = uninstall(
+    customResourceEvent(requestType),
+    new IAMClient({ region: REGION }),
+    REGION,
+    roleScope,
+    (message) => warnings.push(message),
+  )
+  return { running, warnings }
+}
 
 function customResourceEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
   const common = {
@@ -73,7 +88,7 @@ describe('uninstall custom resource', () => {
     })
 
     // Act
-    await uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+    await runUninstall('Delete').running
 
     // Assess
     expect(iamMock.commandCalls(ListPoliciesCommand)[0]?.args[0].input).toMatchObject({
@@ -101,7 +116,7 @@ describe('uninstall custom resource', () => {
     iamMock.on(DeleteRolePolicyCommand).resolves({})
 
     // Act
-    const response = await uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+    const response = await runUninstall('Delete').running
 
     // Assess
     const deletions = iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input)
@@ -124,7 +139,7 @@ describe('uninstall custom resource', () => {
       .resolves({})
 
     // Act
-    const uninstalling = uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+    const uninstalling = runUninstall('Delete').running
 
     // Assess
     await expect(uninstalling).resolves.toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
@@ -139,7 +154,7 @@ describe('uninstall custom resource', () => {
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
 
     // Act
-    const uninstalling = uninstall(customResourceEvent('Delete'), new IAMClient({ region: REGION }), REGION)
+    const uninstalling = runUninstall('Delete').running
 
     // Assess
     await expect(uninstalling).rejects.toThrow('Rate exceeded')
@@ -150,14 +165,45 @@ describe('uninstall custom resource', () => {
     iamMock.onAnyCommand().rejects(new Error('no IAM call expected'))
 
     // Act
-    const response = await uninstall(
-      customResourceEvent(requestType),
-      new IAMClient({ region: REGION }),
-      REGION,
-    )
+    const response = await runUninstall(requestType).running
 
     // Assess
     expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
     expect(iamMock.calls()).toHaveLength(0)
+  })
+  it('with a tagged scope, skips a role IAM keeps out of scope with a warning, and still deletes the rest', async () => {
+    // Prepare
+    iamMock
+      .on(ListInstanceProfilesCommand)
+      .resolves({ InstanceProfiles: [profile('a', 'untagged-role'), profile('b', 'tagged-role')] })
+    iamMock
+      .on(DeleteRolePolicyCommand, { RoleName: 'untagged-role' })
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }))
+      .on(DeleteRolePolicyCommand, { RoleName: 'tagged-role' })
+      .resolves({})
+
+    // Act
+    const { running, warnings } = runUninstall('Delete', TAGGED)
+
+    // Assess
+    await expect(running).resolves.toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+    expect(iamMock.commandCalls(DeleteRolePolicyCommand)).toHaveLength(2)
+    expect(warnings).toEqual([
+      'Role untagged-role is out of scope, so any credential-lock-eu-west-3 policy on it stays: delete it by hand.',
+    ])
+  })
+
+  it('with every role in scope, fails the deletion when IAM refuses, since a permission is missing', async () => {
+    // Prepare
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('a', 'a-role')] })
+    iamMock
+      .on(DeleteRolePolicyCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }))
+
+    // Act
+    const { running } = runUninstall('Delete')
+
+    // Assess
+    await expect(running).rejects.toThrowError(expect.objectContaining({ name: 'MissingPermissionError' }))
   })
 })

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const LOOPBACK = '127.0.0.1'
 const READY_TIMEOUT_MS = 20_000
@@ -41,9 +42,12 @@ export async function startMoto(): Promise<MotoServer> {
       )
     })
   })
+  // A failed start must also end the polling, or its timers keep the process alive until the deadline.
+  const stopPolling = new AbortController()
   try {
-    await Promise.race([failedToStart, waitUntilAnswering(endpoint)])
+    await Promise.race([failedToStart, waitUntilAnswering(endpoint, stopPolling.signal)])
   } catch (error) {
+    stopPolling.abort()
     child.kill('SIGKILL')
     throw error
   }
@@ -110,16 +114,16 @@ async function freeLoopbackPort(): Promise<number> {
   return address.port
 }
 
-async function waitUntilAnswering(endpoint: string): Promise<void> {
+async function waitUntilAnswering(endpoint: string, stopped: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !stopped.aborted) {
     try {
-      const response = await fetch(`${endpoint}/moto-api/`)
+      const response = await fetch(`${endpoint}/moto-api/`, { signal: stopped })
       if (response.ok) return
     } catch {
       // Connection refused until the server binds its port.
     }
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS))
+    await sleep(READY_POLL_MS, undefined, { signal: stopped }).catch(() => undefined)
   }
   throw new Error(`moto_server did not answer at ${endpoint} within ${READY_TIMEOUT_MS / 1000} s`)
 }

@@ -85,6 +85,8 @@ export interface Check {
   readonly from: string
   readonly request: SimulatedRequest
   readonly expected: Verdict
+  /** Why an expected Allowed is still no harm, shown next to it (IAM policies are not the only check). */
+  readonly harmlessBecause?: string
 }
 
 export interface CheckResult extends Check {
@@ -490,13 +492,16 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
       },
       checks: async () => [
         ...(await lockedTable()).filter((check) => !check.who.includes('Danny')),
-        publicCall(
-          "Jessica uses Danny's expired credentials",
-          world.danny,
-          `${THIEF_IP} (no lock left: STS itself refuses expired credentials)`,
-          THIEF_IP,
-          'Allowed',
-        ),
+        {
+          ...publicCall(
+            "Jessica uses Danny's expired credentials",
+            world.danny,
+            THIEF_IP,
+            THIEF_IP,
+            'Allowed',
+          ),
+          harmlessBecause: 'AWS refuses expired credentials before any policy is read',
+        },
       ],
     },
   ]
