@@ -23,3 +23,22 @@ export class LockTooLargeError extends Error {
     )
   }
 }
+
+/**
+ * The session policy that locks a Lambda function's credentials is longer than STS accepts. Sending it would
+ * fail every AssumeRole; trimming it could drop the statement that keeps the lock on.
+ */
+export class SessionPolicyTooLargeError extends Error {
+  override readonly name = 'SessionPolicyTooLargeError'
+
+  constructor(
+    readonly roleArn: string,
+    readonly chars: number,
+    readonly limitChars: number,
+  ) {
+    super(
+      `The session policy locking role ${roleArn} needs ${chars} characters, over STS's ${limitChars}: ` +
+        'list fewer source VPCs or give the role a shorter path.',
+    )
+  }
+}
