@@ -24,7 +24,26 @@ export class LockTooLargeError extends Error {
   }
 }
 
-/** A company-network setting (knownEgress, trustedVpcEndpoints) is unusable; the message names it and the fix. */
+/** A setting (a construct prop, a context key or the controller's environment) is unusable; the message names it and the fix. */
 export class InvalidSettingError extends Error {
   override readonly name = 'InvalidSettingError'
+}
+
+/**
+ * The session policy that locks a Lambda function's credentials is longer than STS accepts. Sending it would
+ * fail every AssumeRole; trimming it could drop the statement that keeps the lock on.
+ */
+export class SessionPolicyTooLargeError extends Error {
+  override readonly name = 'SessionPolicyTooLargeError'
+
+  constructor(
+    readonly roleArn: string,
+    readonly chars: number,
+    readonly limitChars: number,
+  ) {
+    super(
+      `The session policy locking role ${roleArn} needs ${chars} characters, over STS's ${limitChars}: ` +
+        'list fewer source VPCs or give the role a shorter path.',
+    )
+  }
 }

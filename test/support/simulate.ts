@@ -187,15 +187,28 @@ function request(
 const IP_KEYS = new Set(['aws:SourceIp', 'aws:VpcSourceIp', 'aws:EC2InstanceSourcePrivateIPv4'])
 const BOOLEAN_KEYS = new Set(['aws:ViaAWSService'])
 
+export interface VerdictOptions {
+  /** The session policy passed to AssumeRole (a JSON string or object): it narrows `policies` for the session. */
+  readonly sessionPolicy?: string | object
+}
+
 /**
  * The verdict IAM gives `request` when the role carries exactly `policies` (inline and managed alike; include
  * {@link ALLOW_ALL} or the role's real permissions, else everything is implicitly denied). Throws when the
  * simulator rejects the input or would have ignored part of the request context.
  */
-export async function verdict(policies: readonly RolePolicy[], request: SimulatedRequest): Promise<Verdict> {
+export async function verdict(
+  policies: readonly RolePolicy[],
+  request: SimulatedRequest,
+  options: VerdictOptions = {},
+): Promise<Verdict> {
   assertContextValues(request.context)
+  const { sessionPolicy } = options
   const result = await runSimulation(
     {
+      ...(sessionPolicy !== undefined && {
+        sessionPolicy: typeof sessionPolicy === 'string' ? JSON.parse(sessionPolicy) : sessionPolicy,
+      }),
       request: {
         principal: request.principal,
         action: request.call.action,

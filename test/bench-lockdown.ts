@@ -1,0 +1,104 @@
+/**
+ * `npm run bench:lockdown`: what the in-function lockdown adds to a Lambda function, measured on this machine
+ * and printed as markdown for README.md: its bundle size, its cold-start cost and its session policy's size.
+ * It prints figures; it never fails on them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
+import { startAddressStandIn } from './support/address-stand-in.js'
+import { bundleLockdown, type ColdStartProbe, probeColdStart } from './support/lockdown-probe.js'
+import { startMoto, stopMoto } from './support/moto.js'
+
+const RUNS = 5
+const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
+const thousands = (value: number) => value.toLocaleString('en-US')
+const ms = (value: number) => value.toFixed(2)
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
+}
+
+async function main(): Promise<void> {
+  const outdir = mkdtempSync(join(tmpdir(), 'lockdown-bench-'))
+  const moto = await startMoto()
+  const standIn = await startAddressStandIn('198.51.100.23')
+  try {
+    const lines = [
+      `Node ${process.version} on ${process.platform}/${process.arch}; AWS is moto_server on loopback.`,
+      '',
+    ]
+    lines.push(
+      '### Bundle',
+      '',
+      row(['bundle (esbuild, node24, CommonJS, minified)', 'bytes']),
+      row(['---', '--:']),
+    )
+    const bundles = []
+    for (const sdk of ['external', 'bundled'] as const) {
+      const bundle = await bundleLockdown(outdir, sdk)
+      bundles.push({ sdk, bundle })
+      lines.push(row([`\`@aws-sdk/*\` ${sdk}`, thousands(bundle.bytes)]))
+    }
+    lines.push(
+      '',
+      `### Cold start (median of ${RUNS} fresh processes)`,
+      '',
+      row(['bundle', 'load module ms', 'first invocation: look-up + AssumeRole ms', 'warm invocation ms']),
+      row(['---', '--:', '--:', '--:']),
+    )
+    for (const { sdk, bundle } of bundles) {
+      const probes: ColdStartProbe[] = []
+      for (let run = 0; run < RUNS; run += 1) {
+        probes.push(
+          await probeColdStart(bundle, {
+            motoEndpoint: moto.endpoint,
+            addressUrl: standIn.url,
+            roleArn: 'arn:aws:iam::123456789012:role/orders-fn',
+            functionName: 'orders',
+          }),
+        )
+      }
+      lines.push(
+        row([
+          `\`@aws-sdk/*\` ${sdk}`,
+          ms(median(probes.map((probe) => probe.loadMs))),
+          ms(median(probes.map((probe) => probe.firstLockMs))),
+          ms(median(probes.map((probe) => probe.warmLockMs))),
+        ]),
+      )
+    }
+    lines.push(
+      '',
+      '### Session policy size',
+      '',
+      row(['source VPCs', 'characters', `limit ${SESSION_POLICY_LIMIT}`]),
+    )
+    lines.push(row(['---', '--:', ':-:']))
+    const cases: [string, SourceVpcs][] = [
+      ['none (function outside a VPC)', []],
+      ['one VPC', ['vpc-0a1a2a3a4a5a6a7a8']],
+      ['any (the default without the CDK helper)', 'any'],
+    ]
+    for (const [label, sourceVpcs] of cases) {
+      const chars = sessionLockPolicy({
+        roleArn: 'arn:aws:iam::123456789012:role/orders-fn',
+        address: '198.51.100.23',
+        sourceVpcs,
+      }).length
+      lines.push(row([label, thousands(chars), chars <= SESSION_POLICY_LIMIT ? '✓' : '✗']))
+    }
+    process.stdout.write(`${lines.join('\n')}\n`)
+  } finally {
+    await standIn.close()
+    await stopMoto(moto)
+    rmSync(outdir, { recursive: true, force: true })
+  }
+}
+
+await main()
