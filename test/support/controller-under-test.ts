@@ -8,6 +8,7 @@ import { SQSClient } from '@aws-sdk/client-sqs'
 import { type ControllerConfig, readConfig } from '../../handlers/config.js'
 import { createHandler } from '../../handlers/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
+import { enforceInlineQuota } from './inline-quota.js'
 import { useMotoAccount } from './moto.js'
 import type { ControllerHandler } from './story.js'
 
@@ -74,6 +75,8 @@ export function controllerUnderTest(
   for (const client of [controllerClients.iam, controllerClients.events, operator.ec2, operator.iam]) {
     useMotoAccount(client, accountId)
   }
+  // moto does not enforce IAM's inline-policy quota; the controller relies on IAM refusing it.
+  enforceInlineQuota(controllerClients.iam, operator.iam)
   const calls = new AwsCallCounter().attachTo(
     controllerClients.ec2,
     controllerClients.iam,
