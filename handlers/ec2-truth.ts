@@ -67,7 +67,9 @@ export async function describeByIds(
 async function describe(reading: Ec2Reading, filters: Filter[]): Promise<ObservedInstance[]> {
   const instances: ObservedInstance[] = []
   await asPermitted('ec2:DescribeInstances', '*', async () => {
-    for await (const page of paginateDescribeInstances({ client: reading.ec2 }, { Filters: filters })) {
+    // EC2's largest page: a resync of thousands of instances is a handful of calls.
+    const pages = paginateDescribeInstances({ client: reading.ec2, pageSize: 1_000 }, { Filters: filters })
+    for await (const page of pages) {
       for (const reservation of page.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) instances.push(observe(instance, reading))
       }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures, in one run on this machine, what the controller costs, and prints it as markdown
- * for README.md: AWS calls per event kind, IAM writes for a burst of launches, policy size per instance count,
- * bundle size and cold init. It prints figures and a ✓/✗ against each goal; it never fails on them.
+ * for README.md: AWS calls per event kind, IAM writes for a burst of launches, policy size per fleet,
+ * bundle size and cold init, and the scheduled resync of 2,000 instances on 200 roles. It prints figures and a ✓/✗ against each goal; it never fails on them.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
 import { INLINE_POLICY_BUDGET, lockPolicyName, MANAGED_POLICY_BUDGET } from '../policy/lock.js'
 import { decideFleet, type FleetShape, formatPolicySizes, measurePolicySizes } from './bench-policy.js'
+import { formatResync, measureResync } from './bench-resync.js'
 import { type LockShape, lockShape, summarizeCalls } from './support/controller-report.js'
 import { defendersSession, quietControllerOutput, withMoto } from './support/defenders-session.js'
 import { sqsBatch, stateChange } from './support/events.js'
@@ -341,11 +342,16 @@ function median(values: readonly number[]): number {
 async function bench(): Promise<void> {
   const started = performance.now()
   quietControllerOutput()
-  const [calls, bursts] = await withMoto(async (endpoint) => [
+  const [calls, bursts, resync] = await withMoto(async (endpoint) => [
     await callsPerEventKind(endpoint),
     await burst(endpoint),
+    [
+      '## 6. Scheduled resync of a large account',
+      '',
+      formatResync(await measureResync(endpoint, 200, 10)),
+    ].join('\n'),
   ])
-  const sections = [calls, bursts, policySizes(), await bundleAndColdStart()]
+  const sections = [calls, bursts, policySizes(), await bundleAndColdStart(), resync]
   const cpu = cpus()
   console.log(
     [
