@@ -330,7 +330,8 @@ async function reconcileRole(
   const now = deps.now()
   const decideWith = async (budget: LockBudget | undefined) =>
     decideLock(budget ? { ...facts, budget } : facts, settings, now)
-  const tight = own.parts.length > 0 || isCompactLock(documents)
+  // A dry run learns nothing from IAM refusing a write, so it reads the real budget up front.
+  const tight = own.parts.length > 0 || isCompactLock(documents) || deps.config.dryRun
   let decision = tight ? await decideWith(await fullBudget()) : await tryCheapBudget(decideWith, fullBudget)
   let action: LockAction
   try {

@@ -1,4 +1,4 @@
-import { INLINE_POLICY_BUDGET, type LockForm } from '../policy/lock.js'
+import { INLINE_POLICY_BUDGET, type LockForm, MANAGED_POLICY_BUDGET } from '../policy/lock.js'
 import type { DecisionLine, LockAction } from './controller.js'
 import { MissingPermissionError } from './errors.js'
 
@@ -103,8 +103,9 @@ const WHY: Readonly<Record<RiskKind, string>> = {
     'Stolen node credentials still log in to a public EKS endpoint through a presigned sts:GetCallerIdentity, ' +
     'which no IAM deny can stop: make the endpoint private or narrow its publicAccessCidrs.',
   'over-budget':
-    "IAM refuses a role's inline policies beyond 10,240 characters together: the controller will fall back to " +
-    'the compact form, or leave the role unlocked with an error if even that does not fit.',
+    'IAM allows a role 10,240 characters of inline policies in all: beyond them the controller writes managed ' +
+    "policies of its own, which count against the role's quota of attached managed policies (10 by default); " +
+    'instances that fit nowhere stay unprotected and alarm.',
 }
 
 /** Puts each role's decision beside what else the plan saw about that role. Pure. */
@@ -161,7 +162,7 @@ function planRole(facts: PlanFacts, roleName: string): RolePlan {
     hiddenEgressRisk(skipped),
     imdsV1Risk(onRole),
     ...eksRisks(facts, roleName, locked.length > 0),
-    overBudgetRisk(decision?.form === undefined ? 0 : policyChars, otherInlineChars),
+    overBudgetRisk(decision, otherInlineChars),
   ].flatMap((risk) => (risk ? [risk] : []))
   return {
     roleName,
@@ -169,7 +170,7 @@ function planRole(facts: PlanFacts, roleName: string): RolePlan {
     form: decision?.form ?? null,
     policyChars,
     otherInlineChars,
-    budgetChars: INLINE_POLICY_BUDGET,
+    budgetChars: INLINE_POLICY_BUDGET + (decision?.managedPolicies ?? 0) * MANAGED_POLICY_BUDGET,
     locked,
     tombstoned,
     unprotected,
@@ -231,13 +232,15 @@ function eksRisks(facts: PlanFacts, roleName: string, wouldBeLocked: boolean): R
   })
 }
 
-function overBudgetRisk(policyChars: number, otherInlineChars: number): Risk | undefined {
-  if (policyChars === 0 || policyChars + otherInlineChars <= INLINE_POLICY_BUDGET) return undefined
+function overBudgetRisk(decision: DecisionLine | undefined, otherInlineChars: number): Risk | undefined {
+  if (decision === undefined || decision.managedPolicies === 0) return undefined
+  const parts =
+    decision.managedPolicies === 1 ? '1 managed policy' : `${decision.managedPolicies} managed policies`
   return {
     kind: 'over-budget',
     finding:
-      `The lock needs ${count(policyChars)} characters but the role's other inline policies leave ` +
-      `${count(Math.max(0, INLINE_POLICY_BUDGET - otherInlineChars))}.`,
+      `The lock needs ${count(decision.policyChars)} characters, more than the inline policy holds beside the ` +
+      `role's other inline policies (${count(otherInlineChars)}): the controller adds ${parts} of its own.`,
     why: WHY['over-budget'],
     instanceIds: [],
   }

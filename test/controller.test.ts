@@ -103,6 +103,8 @@ beforeEach(() => {
   iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web'), profile('batch')] })
   iam.on(GetRolePolicyCommand).rejects(noSuchEntity())
   iam.on(ListPoliciesCommand).resolves({ Policies: [] })
+  iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] })
+  iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] })
   ec2.on(DescribeInstancesCommand).resolves({
     Reservations: [
       { Instances: [instance(LUKE, 'web', '54.0.0.1'), instance(JESSICA, 'batch', '54.0.0.2')] },

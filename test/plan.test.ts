@@ -369,18 +369,24 @@ describe('the plan', () => {
     ...line,
   })
 
-  it("warns when the role's other inline policies leave too little room for the lock", () => {
+  it('says when the lock spills into managed policies of its own, and counts them in the budget', () => {
     // Prepare
-    const input = facts({ decisions: [decision({})], otherInlineChars: new Map([['web', 2_000]]) })
+    const input = facts({
+      decisions: [decision({ policyChars: 12_000, managedPolicies: 1 })],
+      otherInlineChars: new Map([['web', 2_000]]),
+    })
 
     // Act
     const [role] = buildPlanReport(input).roles
 
     // Assess
+    expect(role?.budgetChars).toBe(10_240 + 6_144)
     expect(role?.risks).toEqual([
       expect.objectContaining({
         kind: 'over-budget',
-        finding: "The lock needs 9,000 characters but the role's other inline policies leave 8,240.",
+        finding:
+          "The lock needs 12,000 characters, more than the inline policy holds beside the role's other inline " +
+          'policies (2,000): the controller adds 1 managed policy of its own.',
       }),
     ])
   })
