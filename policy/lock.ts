@@ -159,12 +159,12 @@ export interface PolicyDocument {
   readonly Statement: readonly PolicyStatement[]
 }
 
-export interface LockedInstance {
+interface LockedInstance {
   readonly instanceId: string
   readonly allowedFrom: AllowedSources
 }
 
-export interface Tombstone extends TombstoneEntry {
+interface Tombstone extends TombstoneEntry {
   readonly instanceId: string
 }
 
@@ -423,7 +423,7 @@ function allowedSources(instance: InstanceFacts): AllowedSources {
  * A statement before it is split to fit: the instances it names and everything else it says. A statement that
  * names many instances (a fleet behind one NAT) is split across as many statements and documents as needed.
  */
-export interface StatementPlan {
+interface StatementPlan {
   readonly instanceIds: readonly string[]
   /** The statement naming `instanceIds` (a part of the plan's instances) through `match`. */
   readonly render: (match: ConditionBlockSet, instanceIds: readonly string[]) => PolicyStatement
@@ -432,7 +432,7 @@ export interface StatementPlan {
 type ConditionBlockSet = Readonly<Record<string, ConditionBlock>>
 
 /** Every statement of a lock in one form, before packing into documents. */
-export function lockPlans(
+function lockPlans(
   form: LockForm,
   locked: readonly LockedInstance[],
   tombstones: readonly Tombstone[],
@@ -627,7 +627,7 @@ function documentCapacities(budget: LockBudget): number[] {
  * Fills the documents in order with the statements, splitting a statement's instance list where a document is
  * full. Returns undefined when they do not fit. Deterministic: the same facts always give the same documents.
  */
-export function packDocuments(
+function packDocuments(
   plans: readonly StatementPlan[],
   scope: LockScope,
   capacities: readonly number[],
