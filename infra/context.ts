@@ -154,40 +154,32 @@ export function lockPropsFromContext(node: Node): CredentialLockProps {
     roleScopeTagKey: text('roleScopeTagKey'),
     roleScopeTagValue: text('roleScopeTagValue'),
     refuseImdsV1: flag(node, 'refuseImdsV1'),
-    ...lockSettings(node),
-    ...networkSettings(node),
+    ...structuredSettings(node),
   }
 }
 
-/** exemptActions as JSON text (`-c`) or an object (cdk.json); managedPolicyQuota as a number. */
-function lockSettings(node: Node): Pick<CredentialLockProps, 'exemptActions' | 'managedPolicyQuota'> {
-  const exemptActions = node.tryGetContext('exemptActions')
-  const managedPolicyQuota = node.tryGetContext('managedPolicyQuota')
-  return {
-    exemptActions:
-      exemptActions === undefined
-        ? undefined
-        : Object.fromEntries(exemptActionsFrom(exemptActions, 'exemptActions')),
-    managedPolicyQuota:
-      managedPolicyQuota === undefined
-        ? undefined
-        : managedPolicyQuotaFrom(managedPolicyQuota, 'managedPolicyQuota'),
+/**
+ * The settings written as JSON or lists: `-c` gives text, cdk.json may give the value itself; each is checked by
+ * the same pure code the controller uses at cold start.
+ */
+function structuredSettings(
+  node: Node,
+): Pick<CredentialLockProps, 'exemptActions' | 'managedPolicyQuota' | 'knownEgress' | 'trustedVpcEndpoints'> {
+  const read = <Value>(key: string, parse: (value: unknown) => Value): Value | undefined => {
+    const value = node.tryGetContext(key)
+    return value === undefined ? undefined : parse(value)
   }
-}
-
-/** knownEgress as JSON text (`-c`) or an object (cdk.json); trustedVpcEndpoints as a comma list or an array. */
-function networkSettings(node: Node): Pick<CredentialLockProps, 'knownEgress' | 'trustedVpcEndpoints'> {
-  const knownEgress = node.tryGetContext('knownEgress')
-  const trustedVpcEndpoints = node.tryGetContext('trustedVpcEndpoints')
   return {
-    knownEgress:
-      knownEgress === undefined
-        ? undefined
-        : Object.fromEntries(parseKnownEgress('knownEgress', knownEgress)),
-    trustedVpcEndpoints:
-      trustedVpcEndpoints === undefined
-        ? undefined
-        : parseTrustedVpcEndpoints('trustedVpcEndpoints', trustedVpcEndpoints),
+    exemptActions: read('exemptActions', (value) =>
+      Object.fromEntries(exemptActionsFrom(value, 'exemptActions')),
+    ),
+    managedPolicyQuota: read('managedPolicyQuota', (value) =>
+      managedPolicyQuotaFrom(value, 'managedPolicyQuota'),
+    ),
+    knownEgress: read('knownEgress', (value) => Object.fromEntries(parseKnownEgress('knownEgress', value))),
+    trustedVpcEndpoints: read('trustedVpcEndpoints', (value) =>
+      parseTrustedVpcEndpoints('trustedVpcEndpoints', value),
+    ),
   }
 }
 

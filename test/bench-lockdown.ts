@@ -9,20 +9,13 @@ import { join } from 'node:path'
 import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
 import { startAddressStandIn } from './support/address-stand-in.js'
 import { bundleLockdown, type ColdStartProbe, probeColdStart } from './support/lockdown-probe.js'
+import { median } from './support/median.js'
 import { startMoto, stopMoto } from './support/moto.js'
 
 const RUNS = 5
 const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
 const thousands = (value: number) => value.toLocaleString('en-US')
 const ms = (value: number) => value.toFixed(2)
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
-}
 
 async function main(): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), 'lockdown-bench-'))

@@ -20,6 +20,7 @@ import {
   type HandlerBundle,
   measureColdStart,
 } from './support/handler-bundle.js'
+import { median } from './support/median.js'
 import { type ChapterResult, rolePolicies, runChapter, type StoryDeps } from './support/story.js'
 import { launchOnRole, setOptIn } from './support/world.js'
 
@@ -327,14 +328,6 @@ function measureBundle(bundle: HandlerBundle): string {
     ]),
     row(['of which the bundle itself', medianOf('bundleMs').toFixed(1), '']),
   ].join('\n')
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
 // ---- Report --------------------------------------------------------------------------------------------

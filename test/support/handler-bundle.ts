@@ -7,9 +7,28 @@ import { statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { type BuildOptions, build } from 'esbuild'
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/**
+ * The esbuild options `handlerFunction` in infra/lambda-defaults.ts gives NodejsFunction, checked against it:
+ * runtime nodejs24.x (so target node24), platform node, minify, and no format (NodejsFunction's default,
+ * CommonJS). `entry` is relative to the repository root.
+ */
+export function lambdaBuildOptions(entry: string, outfile: string) {
+  return {
+    entryPoints: [join(REPOSITORY_ROOT, entry)],
+    absWorkingDir: REPOSITORY_ROOT,
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'error',
+  } satisfies BuildOptions
+}
 
 export interface HandlerBundle {
   readonly file: string
@@ -19,27 +38,14 @@ export interface HandlerBundle {
   readonly externalImports: readonly string[]
 }
 
-/**
- * Bundles `entry` (relative to the repository root) into `outdir` with the options `handlerFunction` in
- * infra/lambda-defaults.ts gives NodejsFunction, checked against it: runtime nodejs24.x (so target node24),
- * platform node, minify, sourceMap, `externalModules: ['@aws-sdk/*']`, and no format (NodejsFunction's
- * default, CommonJS).
- */
+/** Bundles `entry` into `outdir` as the stack does: {@link lambdaBuildOptions}, a source map, the SDK external. */
 export async function bundleHandler(entry: string, outdir: string): Promise<HandlerBundle> {
   const file = join(outdir, 'index.js')
   const { metafile } = await build({
-    entryPoints: [join(REPOSITORY_ROOT, entry)],
-    absWorkingDir: REPOSITORY_ROOT,
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: true,
+    ...lambdaBuildOptions(entry, file),
     sourcemap: true,
     external: ['@aws-sdk/*'],
     metafile: true,
-    logLevel: 'error',
   })
   const externalImports = Object.values(metafile.outputs).flatMap((output) =>
     output.imports.flatMap((imported) => (imported.external ? [imported.path] : [])),

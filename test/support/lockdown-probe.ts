@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
+import { lambdaBuildOptions } from './handler-bundle.js'
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const ENTRY = 'handlers/lockdown-lambda.ts'
@@ -24,18 +25,7 @@ export interface LockdownBundle {
  */
 export async function bundleLockdown(outdir: string, sdk: 'external' | 'bundled'): Promise<LockdownBundle> {
   const file = join(outdir, `lockdown-sdk-${sdk}.js`)
-  await build({
-    entryPoints: [join(REPOSITORY_ROOT, ENTRY)],
-    absWorkingDir: REPOSITORY_ROOT,
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: true,
-    external: sdk === 'external' ? ['@aws-sdk/*'] : [],
-    logLevel: 'error',
-  })
+  await build({ ...lambdaBuildOptions(ENTRY, file), external: sdk === 'external' ? ['@aws-sdk/*'] : [] })
   return { file, bytes: statSync(file).size }
 }
 
