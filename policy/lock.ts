@@ -384,11 +384,11 @@ function tombstoneOutcome(
     return { instanceId, outcome: 'expired', reason: 'its old credentials have expired' }
   }
   let issuedBefore = existing.issuedBefore
-  if (runningHere) {
-    // It runs again with fresh credentials, issued after its last start: refuse only what came before.
+  if (runningHere && issuedBefore === undefined) {
+    // A tombstone refusing every credential (written before tombstones were dated by issue time, or for an
+    // instance EC2 briefly did not list) on an instance that runs again: refuse only what came before its start.
     const launched = instance?.launchedAt ? wholeSecond(instance.launchedAt) : undefined
-    const limit = issuedBefore ?? existing.since
-    issuedBefore = launched && launched < limit ? launched : limit
+    issuedBefore = launched && launched < existing.since ? launched : existing.since
   }
   const reason = runningHere
     ? 'credentials from before it last stopped or moved'

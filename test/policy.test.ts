@@ -829,6 +829,33 @@ describe('tombstones', () => {
     ])
   })
 
+  it('refusing every credential, give way to fresh ones once the instance runs again (earlier releases wrote those)', async () => {
+    // Prepare: a tombstone without an issue time, dated in the future as the old bucketed ones were.
+    const current: CurrentLock = {
+      locked: new Set(),
+      tombstones: new Map([[WEB.facts.instanceId, { since: at(2 * HOUR) }]]),
+    }
+
+    // Act
+    const decision = put(
+      decide({ instances: [{ ...WEB.facts, launchedAt: at(HOUR) }], current, now: at(HOUR + MINUTE) }),
+    )
+
+    // Assess
+    await expectVerdicts(decision, [
+      {
+        story: 'fresh credentials from its own IP',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), issued(at(HOUR + SECOND))),
+        expected: ALLOWED,
+      },
+      {
+        story: 'credentials from its previous run',
+        request: withContext(fromPublicIp(web, '198.51.100.10'), issued(at(HOUR - MINUTE))),
+        expected: DENIED,
+      },
+    ])
+  })
+
   it('cover the newer credentials when an instance that ran again stops again', async () => {
     // Prepare: stopped at 1 h, running from 2 h, stopped again at 5 h.
     const first = put(

@@ -341,11 +341,12 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     {
       title: 'Luke starts again with a new IP',
       explanation:
-        "The tombstone gives way to a lock on Luke's new address; his address before the stop stays refused.",
+        "Luke's fresh credentials work from his new address; those from before the stop stay refused, even there.",
       eventKind: 'state change',
       act: async () => {
         await startInstance(ec2, world.luke.instanceId)
-        memory.startedAt.set(world.luke.instanceId, new Date())
+        // IMDS hands out the first credentials once the instance has booted, seconds after the start.
+        memory.startedAt.set(world.luke.instanceId, new Date(Date.now() + 5_000))
         return { direct: stateChange(world.luke.instanceId, 'running') }
       },
       checks: async () => [
@@ -357,6 +358,16 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
           memory.lukeOldIp,
           'ExplicitlyDenied',
         ),
+        {
+          who: "Jessica uses Luke's credentials from before the stop",
+          from: `his new IP ${(await read(world.luke)).publicIp}`,
+          request: fromPublicIp(
+            { ...credentials(world.luke), issuedAt: world.luke.launchedAt },
+            (await read(world.luke)).publicIp ?? '',
+            READ_REPORT,
+          ),
+          expected: 'ExplicitlyDenied' as const,
+        },
       ],
     },
     {
