@@ -1,0 +1,232 @@
+/**
+ * What the controller reads from EC2, on the edges mutation testing found unguarded: routes it must not
+ * follow or must not guess about, the main route table a subnet falls back to, every address of every
+ * network interface, and an instance profile IAM did not list.
+ */
+import {
+  DescribeInstancesCommand,
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
+  EC2Client,
+  type Instance,
+  type RouteTable,
+} from '@aws-sdk/client-ec2'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { describeByIds, describeOptedIn, type ObservedInstance, withEgress } from '../handlers/ec2-truth.js'
+
+const ec2Mock = mockClient(EC2Client)
+const ec2 = new EC2Client({ region: 'us-east-1' })
+const NAT_ADDRESS = '198.51.100.7'
+const LOCK_TAG = { key: 'credential-lock', value: 'enabled' }
+const PROFILE = 'arn:aws:iam::123456789012:instance-profile/web'
+
+const launching: ObservedInstance = {
+  instanceId: 'i-0a1b2c3d4e5f60001',
+  state: 'pending',
+  roleName: 'web',
+  optedIn: true,
+  publicIps: [],
+  privateIps: ['10.0.2.10'],
+  subnetId: 'subnet-private',
+  vpcId: 'vpc-1',
+}
+
+function routeTables(tables: RouteTable[]): void {
+  ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
+  ec2Mock.on(DescribeNatGatewaysCommand).resolves({
+    NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: NAT_ADDRESS }] }],
+  })
+}
+
+const natDefault = { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' } as const
+
+beforeEach(() => ec2Mock.reset())
+
+describe('withEgress: the default route of a launching instance', () => {
+  it('leads nowhere when it is a blackhole: nothing is looked up behind it', async () => {
+    // Prepare: the NAT gateway was deleted; its route stays as a blackhole.
+    routeTables([
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ SubnetId: 'subnet-private' }],
+        Routes: [{ ...natDefault, State: 'blackhole' }],
+      },
+    ])
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toEqual([])
+    expect(ec2Mock.commandCalls(DescribeNatGatewaysCommand)).toHaveLength(0)
+  })
+
+  it.each([
+    ['a virtual private gateway', { GatewayId: 'vgw-1' }],
+    ['a gateway whose ID only contains igw-', { GatewayId: 'vgw-igw-1' }],
+  ])('is unknown egress through %s, never guessed', async (_, target) => {
+    // Prepare
+    routeTables([
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ SubnetId: 'subnet-private' }],
+        Routes: [{ DestinationCidrBlock: '0.0.0.0/0', State: 'active', ...target }],
+      },
+    ])
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toBe('unknown')
+  })
+
+  it("falls back to its own VPC's main route table when no table names its subnet", async () => {
+    // Prepare: another VPC's main table comes first and routes nowhere.
+    routeTables([
+      { VpcId: 'vpc-2', Associations: [{ Main: true }], Routes: [] },
+      { VpcId: 'vpc-1', Associations: [{ Main: false, SubnetId: 'subnet-other' }], Routes: [] },
+      { VpcId: 'vpc-1', Associations: [{ Main: true }], Routes: [natDefault] },
+    ])
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toEqual([NAT_ADDRESS])
+  })
+
+  it('prefers the table that names its subnet over the main table', async () => {
+    // Prepare
+    routeTables([
+      { VpcId: 'vpc-1', Associations: [{ Main: true }], Routes: [natDefault] },
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ SubnetId: 'subnet-private' }],
+        Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-1', State: 'active' }],
+      },
+    ])
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toEqual([])
+  })
+})
+
+describe('describeOptedIn and describeByIds: what EC2 says about an instance', () => {
+  const reading = { ec2, lockTag: LOCK_TAG, profileRoles: new Map([[PROFILE, 'web']]) }
+  const instance = (change: Partial<Instance>): Instance => ({
+    InstanceId: 'i-0a1b2c3d4e5f60001',
+    State: { Name: 'running' },
+    IamInstanceProfile: { Arn: PROFILE },
+    Tags: [{ Key: 'credential-lock', Value: 'enabled' }],
+    PrivateIpAddress: '10.0.1.10',
+    SubnetId: 'subnet-1',
+    VpcId: 'vpc-1',
+    ...change,
+  })
+
+  it('collects the public, carrier, IPv6 and private addresses of every network interface', async () => {
+    // Prepare: a primary interface and a secondary one, each with its own addresses.
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            instance({
+              PublicIpAddress: '54.0.0.1',
+              NetworkInterfaces: [
+                {
+                  Association: { PublicIp: '54.0.0.1' },
+                  PrivateIpAddresses: [
+                    { PrivateIpAddress: '10.0.1.10', Association: { PublicIp: '54.0.0.1' } },
+                  ],
+                },
+                {
+                  Association: { PublicIp: '54.0.0.2', CarrierIp: '155.146.0.2' },
+                  PrivateIpAddresses: [
+                    { PrivateIpAddress: '10.0.1.20', Association: { PublicIp: '54.0.0.2' } },
+                    {
+                      PrivateIpAddress: '10.0.1.21',
+                      Association: { PublicIp: '54.0.0.3', CarrierIp: '155.146.0.3' },
+                    },
+                  ],
+                  Ipv4Prefixes: [{ Ipv4Prefix: '10.0.1.48/28' }],
+                  Ipv6Addresses: [{ Ipv6Address: '2001:db8::20' }],
+                  Ipv6Prefixes: [{ Ipv6Prefix: '2001:db8:0:1::/80' }],
+                },
+              ],
+            }),
+          ],
+        },
+      ],
+    })
+
+    // Act
+    const [observed] = await describeOptedIn(reading)
+
+    // Assess
+    expect(observed).toMatchObject({ instanceId: 'i-0a1b2c3d4e5f60001', roleName: 'web', optedIn: true })
+    expect([...(observed?.publicIps ?? [])].sort()).toEqual(
+      [
+        '54.0.0.1',
+        '54.0.0.2',
+        '54.0.0.3',
+        '155.146.0.2',
+        '155.146.0.3',
+        '2001:db8::20',
+        '2001:db8:0:1::/80',
+      ].sort(),
+    )
+    expect([...(observed?.privateIps ?? [])].sort()).toEqual(
+      ['10.0.1.10', '10.0.1.20', '10.0.1.21', '10.0.1.48/28', '2001:db8::20', '2001:db8:0:1::/80'].sort(),
+    )
+    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'tag:credential-lock', Values: ['enabled'] },
+    ])
+  })
+
+  it('refuses to read an instance whose profile IAM did not list, so the event is retried', async () => {
+    // Prepare: a profile created a moment ago, after the controller listed them.
+    const fresh = 'arn:aws:iam::123456789012:instance-profile/fresh'
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [instance({ IamInstanceProfile: { Arn: fresh } })] }],
+    })
+
+    // Act
+    const read = describeByIds(reading, ['i-0a1b2c3d4e5f60001'])
+
+    // Assess
+    await expect(read).rejects.toThrowError(
+      `Instance i-0a1b2c3d4e5f60001 uses instance profile ${fresh}, which IAM did not list: ` +
+        'it was probably created a moment ago; the event will be retried.',
+    )
+  })
+
+  it('reads when a stopped instance stopped, from the reason EC2 gives', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            instance({
+              State: { Name: 'stopped' },
+              StateTransitionReason: 'User initiated (2026-11-25 18:00:00 GMT)',
+            }),
+          ],
+        },
+      ],
+    })
+
+    // Act
+    const [observed] = await describeByIds(reading, ['i-0a1b2c3d4e5f60001'])
+
+    // Assess
+    expect(observed).toMatchObject({ state: 'stopped', stateChangedAt: new Date('2026-11-25T18:00:00Z') })
+    expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'instance-id', Values: ['i-0a1b2c3d4e5f60001'] },
+    ])
+  })
+})
