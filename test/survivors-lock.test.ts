@@ -7,12 +7,17 @@ import { describe, expect, it } from 'vitest'
 import {
   type CurrentLock,
   decideLock,
+  INLINE_POLICY_BUDGET,
   type InstanceFacts,
   instanceArn,
+  isCompactLock,
   isOptedIn,
   type LockDecision,
   type LockSettings,
   lockPolicyName,
+  policyChars,
+  readLock,
+  renderLock,
 } from '../policy/lock.js'
 import {
   ALLOW_ALL,
@@ -199,12 +204,23 @@ describe('instanceArn refuses a scope part of the wrong shape', () => {
     )
   })
 
-  it('builds the ARN every request of the instance carries from a well-formed scope', () => {
+  it.each([
+    ['aws-us-gov', 'us-gov-west-1'],
+    ['aws', 'ap-southeast-10'],
+  ])('builds the ARN every request of the instance carries in %s %s', (partition, region) => {
     // Act
-    const arn = instanceArn({ ...SETTINGS, partition: 'aws-us-gov', region: 'us-gov-west-1' }, INSTANCE)
+    const arn = instanceArn({ ...SETTINGS, partition, region }, INSTANCE)
 
     // Assess
-    expect(arn).toBe(`arn:aws-us-gov:ec2:us-gov-west-1:${ACCOUNT}:instance/${INSTANCE}`)
+    expect(arn).toBe(`arn:${partition}:ec2:${region}:${ACCOUNT}:instance/${INSTANCE}`)
+  })
+
+  it.each([`x${INSTANCE}`, `${INSTANCE}zz`])('and an instance ID "%s" of the wrong shape', (instanceId) => {
+    // Act
+    const build = () => instanceArn(SETTINGS, instanceId)
+
+    // Assess
+    expect(build).toThrowError(expect.objectContaining({ name: 'InvalidFactsError' }))
   })
 })
 
@@ -238,5 +254,184 @@ describe('an instance that stopped before the controller ever locked it', () => 
     // Assess
     expect(decision.action).toBe('remove')
     expect(await verdict(rolePolicies(decision), fromPublicIp(credentials, THIEF_IP))).toBe('Allowed')
+  })
+})
+
+describe('a lock that only holds tombstones', () => {
+  const OTHER_REGION_SETTINGS = { ...SETTINGS, region: 'eu-west-1' }
+
+  it('refuses the instance of this region, not one of the same ID in another region using the role', async () => {
+    // Prepare: instance IDs are only unique per region; another region's controller owns that instance.
+    const document = renderLock('compact', [], [{ arn: instanceArn(SETTINGS, INSTANCE), since: NOW }])
+    const policies = [ALLOW_ALL, { name: lockPolicyName(REGION), document }]
+
+    // Act
+    const here = await verdict(policies, fromPublicIp(credentials, OWN_IP))
+    const there = await verdict(
+      policies,
+      fromPublicIp({ ...credentials, region: OTHER_REGION_SETTINGS.region }, OWN_IP),
+    )
+
+    // Assess
+    expect([here, there]).toEqual(['ExplicitlyDenied', 'Allowed'])
+  })
+
+  it.each(['precise', 'compact'] as const)('cannot name instances of two regions in one %s lock', (form) => {
+    // Prepare
+    const locked = [SETTINGS, OTHER_REGION_SETTINGS].map((scope, n) => ({
+      arn: instanceArn(scope, `i-0a1b2c3d4e5f6071${n}`),
+      allowedFrom: { publicCidrs: [`${OWN_IP}/32`], privateCidrs: [`${PRIVATE_IP}/32`] },
+    }))
+
+    // Act
+    const render = () => renderLock(form, locked, [])
+
+    // Assess
+    expect(render).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidFactsError',
+        message: 'One lock can only name instances of one partition, region and account.',
+      }),
+    )
+  })
+
+  it('says why an expired tombstone is dropped', () => {
+    // Prepare
+    const current = {
+      locked: new Set<string>(),
+      tombstones: new Map([[INSTANCE, new Date(NOW.getTime() - 13 * HOUR)]]),
+    }
+
+    // Act
+    const decision = decideLock(
+      { roleName: ROLE, instances: [], current, otherInlineChars: 0 },
+      SETTINGS,
+      NOW,
+    )
+
+    // Assess
+    expect(decision).toMatchObject({
+      action: 'remove',
+      instances: [{ instanceId: INSTANCE, outcome: 'expired', reason: 'its old credentials have expired' }],
+    })
+  })
+})
+
+describe('the budget', () => {
+  it('keeps the precise form when it uses the budget to the last character', () => {
+    // Prepare
+    const roomy = decide(facts())
+    const chars = roomy.action === 'put' ? roomy.chars : Number.NaN
+
+    // Act
+    const decision = decideLock(
+      {
+        roleName: ROLE,
+        instances: [facts()],
+        current: NO_LOCK,
+        otherInlineChars: INLINE_POLICY_BUDGET - chars,
+      },
+      SETTINGS,
+      NOW,
+    )
+
+    // Assess
+    expect(decision).toMatchObject({ action: 'put', form: 'precise', chars })
+  })
+
+  it('counts every character but whitespace, as IAM does', () => {
+    // Act
+    const chars = policyChars('{ "Sid": "a b",\n\t"x": 1 }\n')
+
+    // Assess
+    expect(chars).toBe('{"Sid":"ab","x":1}'.length)
+  })
+})
+
+describe('readLock and isCompactLock on documents the controller may find', () => {
+  it.each([
+    ['no document', undefined],
+    ['text that is not JSON', 'not json'],
+    ['JSON null', 'null'],
+    ['a Statement that is not a list', '{"Statement":{"Sid":"Compact"}}'],
+  ])('%s holds nothing and is not compact', (_, document) => {
+    // Act
+    const current = readLock(document)
+
+    // Assess
+    expect(current).toEqual({ locked: new Set(), tombstones: new Map() })
+    expect(isCompactLock(document)).toBe(false)
+  })
+
+  it('skips statements that are not objects or carry no condition, and reads the rest', () => {
+    // Prepare
+    const arn = instanceArn(SETTINGS, INSTANCE)
+    const document = JSON.stringify({
+      Statement: [
+        null,
+        5,
+        'Compact',
+        { Sid: 'NoCondition' },
+        { Condition: { StringEquals: { 'ec2:SourceInstanceARN': arn } } },
+      ],
+    })
+
+    // Act
+    const current = readLock(document)
+
+    // Assess
+    expect(current).toEqual({ locked: new Set([INSTANCE]), tombstones: new Map() })
+    expect(isCompactLock(document)).toBe(false)
+  })
+
+  it.each([
+    ['a junk prefix', `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/x${INSTANCE}`],
+    ['a junk suffix', `arn:aws:ec2:us-east-1:${ACCOUNT}:instance/${INSTANCE}zz`],
+  ])('ignores an instance ID with %s', (_, arn) => {
+    // Prepare
+    const document = JSON.stringify({
+      Statement: [{ Condition: { StringEquals: { 'ec2:SourceInstanceARN': arn } } }],
+    })
+
+    // Act
+    const current = readLock(document)
+
+    // Assess
+    expect(current.locked.size).toBe(0)
+  })
+
+  it.each(['XTombstone1748851200', 'Tombstone1748851200x'])(
+    'reads a statement with the Sid %s as a live lock',
+    (sid) => {
+      // Prepare
+      const arn = instanceArn(SETTINGS, INSTANCE)
+      const document = JSON.stringify({
+        Statement: [{ Sid: sid, Condition: { StringEquals: { 'ec2:SourceInstanceARN': arn } } }],
+      })
+
+      // Act
+      const current = readLock(document)
+
+      // Assess
+      expect(current).toEqual({ locked: new Set([INSTANCE]), tombstones: new Map() })
+    },
+  )
+
+  it('tells the compact form from the precise one', () => {
+    // Prepare
+    const decision = decide(facts())
+    const locked = [
+      {
+        arn: instanceArn(SETTINGS, INSTANCE),
+        allowedFrom: { publicCidrs: [`${OWN_IP}/32`], privateCidrs: [`${PRIVATE_IP}/32`] },
+      },
+    ]
+
+    // Act
+    const compact = isCompactLock(renderLock('compact', locked, []))
+    const precise = isCompactLock(decision.action === 'put' ? decision.document : undefined)
+
+    // Assess
+    expect({ compact, precise }).toEqual({ compact: true, precise: false })
   })
 })
