@@ -287,3 +287,25 @@ describe('readEvent: which fields of a profile call name an instance', () => {
     expect(trigger).toMatchObject({ instanceIds: [INSTANCE] })
   })
 })
+
+describe('readEvent: a tag change whose resources are not a list of ARNs', () => {
+  it.each([
+    [
+      'one ARN instead of a list',
+      'arn:aws:ec2:us-east-1:123456789012:instance/i-0abcd1234ef567890',
+      /names no resource/,
+    ],
+    ['an object', { length: 1 }, /names no resource/],
+    ['a number in the list', [42], /^resources is 42, not an EC2 instance ID\.$/],
+  ])('is malformed, not a crash of the whole batch, with %s', (_, resources, message) => {
+    // Prepare
+    const delivered = event('tag-change-ec2-instance')
+    delivered.resources = resources
+
+    // Act
+    const read = () => readEvent(delivered, LOCK_TAG)
+
+    // Assess
+    expect(read).toThrowError(malformed(message))
+  })
+})

@@ -6,7 +6,7 @@
 import { PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { sqsBatch, stateChange } from './support/events.js'
+import { sqsBatch, stateChange, tagChange } from './support/events.js'
 import {
   accessDenied,
   CONTEXT,
@@ -132,6 +132,36 @@ describe('an SQS batch with a record no retry can help', () => {
 
     // Assess
     expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('a malformed record in an SQS batch', () => {
+  it('is skipped while the rest of the batch is reconciled, even when its fields have the wrong types', async () => {
+    // Prepare: a tag change whose resources is one ARN string instead of a list.
+    const { handler, lines } = mockedHandler()
+    const broken = {
+      ...tagChange(JESSICA, { 'credential-lock': 'enabled' }, ['credential-lock']),
+      resources: 'i-x',
+    }
+    const batch = sqsBatch(
+      [stateChange(LUKE, 'running'), broken as unknown as ReturnType<typeof stateChange>],
+      QUEUE,
+    )
+
+    // Act
+    const response = await handler(batch, CONTEXT)
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(aws.iam.commandCalls(PutRolePolicyCommand).map((call) => call.args[0].input.RoleName)).toEqual([
+      'web',
+    ])
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 'event skipped',
+        fields: expect.objectContaining({ recordId: batch.Records[1]?.messageId, eventId: broken.id }),
+      }),
+    )
   })
 })
 
