@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import {
   DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
   type Filter,
@@ -83,7 +84,10 @@ export interface MockedWorld {
   readonly policies?: Readonly<Record<string, string>>
 }
 
-/** Resets every mock and serves `world`; route tables are empty (no NAT) unless a test adds some. */
+/**
+ * Resets every mock and serves `world`; route tables and network interfaces are empty (no NAT, no interface
+ * an Elastic IP could be associated with) unless a test adds some.
+ */
 export function serveWorld(aws: MockedAws, world: MockedWorld): void {
   for (const mock of Object.values(aws)) mock.reset()
   aws.iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: world.roles.map(profile) })
@@ -96,6 +100,7 @@ export function serveWorld(aws: MockedAws, world: MockedWorld): void {
     Reservations: [{ Instances: world.instances.filter((instance) => matches(instance, Filters ?? [])) }],
   }))
   aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] })
+  aws.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] })
   aws.events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] })
 }
 
