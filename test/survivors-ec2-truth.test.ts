@@ -6,6 +6,7 @@
 import {
   DescribeInstancesCommand,
   DescribeNatGatewaysCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
   type Instance,
@@ -13,7 +14,13 @@ import {
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { describeByIds, describeOptedIn, type ObservedInstance, withEgress } from '../handlers/ec2-truth.js'
+import {
+  describeByIds,
+  describeOptedIn,
+  instancesOfInterfaces,
+  type ObservedInstance,
+  withEgress,
+} from '../handlers/ec2-truth.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })
@@ -230,3 +237,196 @@ describe('describeOptedIn and describeByIds: what EC2 says about an instance', (
     ])
   })
 })
+
+describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
+  const natInstanceInterface = (privateIps: { PublicIp?: string }[]) => ({
+    NetworkInterfaces: [
+      {
+        NetworkInterfaceId: 'eni-nat',
+        Attachment: { InstanceId: 'i-0aaaaaaaaaaaaaaa1' },
+        PrivateIpAddresses: privateIps.map((association, n) => ({
+          PrivateIpAddress: `10.0.0.${n + 5}`,
+          ...(association.PublicIp ? { Association: association } : {}),
+        })),
+      },
+    ],
+  })
+
+  it('follows a default route to a NAT instance named by instance ID, past the local route', async () => {
+    // Prepare: the NAT instance has a public address on one of its two private addresses.
+    routeTables([
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ SubnetId: 'subnet-other' }, { SubnetId: 'subnet-private' }],
+        Routes: [
+          { DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local', State: 'active' },
+          { DestinationCidrBlock: '0.0.0.0/0', InstanceId: 'i-0aaaaaaaaaaaaaaa1', State: 'active' },
+        ],
+      },
+    ])
+    ec2Mock
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves(natInstanceInterface([{}, { PublicIp: '198.51.100.9' }]))
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toEqual(['198.51.100.9'])
+    expect(ec2Mock.commandCalls(DescribeRouteTablesCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'vpc-id', Values: ['vpc-1'] },
+    ])
+    expect(
+      ec2Mock.commandCalls(DescribeNetworkInterfacesCommand).map((call) => call.args[0].input.Filters),
+    ).toEqual([[{ Name: 'attachment.instance-id', Values: ['i-0aaaaaaaaaaaaaaa1'] }]])
+  })
+
+  it.each([
+    ['by interface', { NetworkInterfaceId: 'eni-nat' }, 'network-interface-id', 'eni-nat'],
+    ['by instance', { InstanceId: 'i-0aaaaaaaaaaaaaaa1' }, 'attachment.instance-id', 'i-0aaaaaaaaaaaaaaa1'],
+  ])(
+    'is unknown egress through a NAT instance (%s) without a public address',
+    async (_, target, filter, id) => {
+      // Prepare
+      routeTables([
+        {
+          VpcId: 'vpc-1',
+          Associations: [{ SubnetId: 'subnet-private' }],
+          Routes: [{ DestinationCidrBlock: '0.0.0.0/0', State: 'active', ...target }],
+        },
+      ])
+      ec2Mock.on(DescribeNetworkInterfacesCommand).resolves(natInstanceInterface([{}]))
+
+      // Act
+      const [facts] = await withEgress(ec2, [launching], () => true)
+
+      // Assess
+      expect(facts?.natIps).toBe('unknown')
+      expect(ec2Mock.commandCalls(DescribeNetworkInterfacesCommand)[0]?.args[0].input.Filters).toEqual([
+        { Name: filter, Values: [id] },
+      ])
+    },
+  )
+
+  it('asks for exactly the NAT gateways the routes lead to', async () => {
+    // Prepare
+    routeTables([{ VpcId: 'vpc-1', Associations: [{ SubnetId: 'subnet-private' }], Routes: [natDefault] }])
+
+    // Act
+    await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(ec2Mock.commandCalls(DescribeNatGatewaysCommand)[0]?.args[0].input).toEqual({
+      NatGatewayIds: ['nat-1'],
+    })
+  })
+
+  it.each([
+    ['ec2:DescribeRouteTables', () => ec2Mock.on(DescribeRouteTablesCommand).rejects(accessDenied())],
+    [
+      'ec2:DescribeNatGateways',
+      () => {
+        routeTables([
+          { VpcId: 'vpc-1', Associations: [{ SubnetId: 'subnet-private' }], Routes: [natDefault] },
+        ])
+        ec2Mock.on(DescribeNatGatewaysCommand).rejects(accessDenied())
+      },
+    ],
+    [
+      'ec2:DescribeNetworkInterfaces',
+      () => {
+        routeTables([
+          {
+            VpcId: 'vpc-1',
+            Associations: [{ SubnetId: 'subnet-private' }],
+            Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NetworkInterfaceId: 'eni-nat', State: 'active' }],
+          },
+        ])
+        ec2Mock.on(DescribeNetworkInterfacesCommand).rejects(accessDenied())
+      },
+    ],
+  ])('names %s when the controller may not call it', async (action, refuse) => {
+    // Prepare
+    refuse()
+
+    // Act
+    const read = withEgress(ec2, [launching], () => true)
+
+    // Assess
+    await expect(read).rejects.toThrowError(
+      expect.objectContaining({
+        name: 'MissingPermissionError',
+        message: expect.stringContaining(`call ${action} on *`),
+      }),
+    )
+  })
+})
+
+describe('instancesOfInterfaces and describeByIds', () => {
+  const reading = { ec2, lockTag: LOCK_TAG, profileRoles: new Map([[PROFILE, 'web']]) }
+
+  it('gives the instance each interface is attached to, and nothing for a detached one', async () => {
+    // Prepare
+    ec2Mock.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [{ Attachment: { InstanceId: 'i-0a1b2c3d4e5f60001' } }, { Status: 'available' }],
+    })
+
+    // Act
+    const instanceIds = await instancesOfInterfaces(ec2, ['eni-1', 'eni-2'])
+
+    // Assess
+    expect(instanceIds).toEqual(['i-0a1b2c3d4e5f60001'])
+    expect(ec2Mock.commandCalls(DescribeNetworkInterfacesCommand)[0]?.args[0].input).toEqual({
+      Filters: [{ Name: 'network-interface-id', Values: ['eni-1', 'eni-2'] }],
+    })
+  })
+
+  it.each([
+    ['ec2:DescribeInstances', () => describeOptedIn(reading), DescribeInstancesCommand],
+    [
+      'ec2:DescribeNetworkInterfaces',
+      () => instancesOfInterfaces(ec2, ['eni-1']),
+      DescribeNetworkInterfacesCommand,
+    ],
+  ] as const)('names %s when the controller may not call it', async (action, read, command) => {
+    // Prepare
+    ec2Mock.on(command).rejects(accessDenied())
+
+    // Act
+    const attempt = read()
+
+    // Assess
+    await expect(attempt).rejects.toThrowError(
+      expect.objectContaining({
+        name: 'MissingPermissionError',
+        message: expect.stringContaining(`call ${action} on *`),
+      }),
+    )
+  })
+
+  it('asks EC2 nothing for no instance IDs', async () => {
+    // Act
+    const observed = await describeByIds(reading, [])
+
+    // Assess
+    expect(observed).toEqual([])
+    expect(ec2Mock.calls()).toHaveLength(0)
+  })
+
+  it('reads an instance without a profile as having no role', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: 'i-0a1b2c3d4e5f60001', State: { Name: 'terminated' } }] }],
+    })
+
+    // Act
+    const [observed] = await describeByIds(reading, ['i-0a1b2c3d4e5f60001'])
+
+    // Assess
+    expect(observed).toMatchObject({ instanceId: 'i-0a1b2c3d4e5f60001', roleName: undefined, optedIn: false })
+  })
+})
+
+function accessDenied(): Error {
+  return Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation' })
+}
