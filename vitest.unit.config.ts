@@ -2,10 +2,11 @@ import { defineConfig } from 'vitest/config'
 import shared from './vitest.config.js'
 
 /**
- * The tests mutation testing runs: everything but the files that need moto_server or synthesize the CDK app.
- * Under Stryker, code run in a `beforeAll` (the moto story builds its world there) counts as covered by no
- * test, so each of those mutants would re-run the whole suite; and the CDK tests import nothing from policy/
- * or handlers/. `npm run mutate:integration` re-runs the survivors against the moto story instead.
+ * The tests mutation testing runs (`npm run mutate`): everything but the files that need moto_server or
+ * synthesize the CDK app. Under Stryker, code run in a `beforeAll` (the moto story builds its world and runs
+ * every chapter there) counts as covered by no test, so every handler mutant would re-run the whole story, for
+ * minutes each; and the CDK tests import nothing from policy/ or handlers/. Both stay in `npm test`; the unit
+ * tests are written to kill, on their own, every mutant the moto story would.
  */
 export default defineConfig({
   test: {
