@@ -11,8 +11,9 @@ import {
   ListRolePoliciesCommand,
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
+import type { CloudFormationCustomResourceCreateEvent } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
-import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { publishAudit } from '../handlers/audit.js'
 import { readConfig } from '../handlers/config.js'
 import {
@@ -21,6 +22,7 @@ import {
   readInlinePolicy,
   removeOwnPolicy,
 } from '../handlers/iam-roles.js'
+import { handler as uninstallHandler } from '../handlers/uninstall.js'
 
 const iamMock = mockClient(IAMClient)
 const eventsMock = mockClient(EventBridgeClient)
@@ -229,5 +231,44 @@ describe('readConfig boundaries', () => {
 
     // Assess
     expect(config.dryRun).toBe(false)
+  })
+})
+
+describe('the uninstall entry', () => {
+  const create: CloudFormationCustomResourceCreateEvent = {
+    RequestType: 'Create',
+    ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider',
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+    StackId: 'arn:aws:cloudformation:eu-west-3:123456789012:stack/CredentialLock/1',
+    RequestId: 'request-1',
+    LogicalResourceId: 'Uninstall',
+    ResourceType: 'Custom::CredentialLockUninstall',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider' },
+  }
+
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('refuses to run outside the Lambda runtime, where AWS_REGION is not set', async () => {
+    // Prepare
+    vi.stubEnv('AWS_REGION', '')
+
+    // Act
+    const run = uninstallHandler(create)
+
+    // Assess
+    await expect(run).rejects.toThrowError(
+      'AWS_REGION is not set: the uninstall must run in the Lambda runtime.',
+    )
+  })
+
+  it("names the resource after the region's policy", async () => {
+    // Prepare
+    vi.stubEnv('AWS_REGION', 'eu-west-3')
+
+    // Act
+    const response = await uninstallHandler(create)
+
+    // Assess
+    expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
   })
 })

@@ -339,6 +339,31 @@ describe('the budget', () => {
     expect(decision).toMatchObject({ action: 'put', form: 'precise', chars })
   })
 
+  it('refuses, saying what to do, a lock that does not fit even in the compact form', () => {
+    // Act
+    const decide = () =>
+      decideLock(
+        {
+          roleName: ROLE,
+          instances: [facts()],
+          current: NO_LOCK,
+          otherInlineChars: INLINE_POLICY_BUDGET - 10,
+        },
+        SETTINGS,
+        NOW,
+      )
+
+    // Assess
+    expect(decide).toThrowError(
+      expect.objectContaining({
+        name: 'LockTooLargeError',
+        message: expect.stringMatching(
+          /^The credential-lock policy for role app-server needs \d+ characters, but the role's other inline policies already use 10230 of IAM's 10240-character budget: move fewer opted-in instances onto this role or shrink its other inline policies\.$/,
+        ),
+      }),
+    )
+  })
+
   it('counts every character but whitespace, as IAM does', () => {
     // Act
     const chars = policyChars('{ "Sid": "a b",\n\t"x": 1 }\n')
