@@ -407,7 +407,7 @@ describe('which records a failure sends back', () => {
       policies,
     })
     aws.iam.on(DeleteRolePolicyCommand, { RoleName: 'batch' }).rejects(throttled())
-    const { handler } = mockedHandler()
+    const { handler, lines, metrics } = mockedHandler()
     const batch = sqsBatch(
       [disassociateAddress('eipassoc-0f1e2d3c4b5a69788'), tagChange(JESSICA, {}, ['credential-lock'])],
       QUEUE,
@@ -418,6 +418,11 @@ describe('which records a failure sends back', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[1]?.messageId }] })
+    expect(lines.filter((line) => line.message === 'lock decision')).toHaveLength(0)
+    expect(
+      lines.filter((line) => line.message === 'role reconcile failed').map((line) => line.fields.roleName),
+    ).toEqual(['batch'])
+    expect(metrics.addMetric).toHaveBeenCalledWith('Failures', 'Count', 1)
   })
 
   it('sends back an event naming several instances when the role of any of them fails', async () => {
@@ -525,11 +530,13 @@ describe('what the controller reads', () => {
       [{ Name: 'tag:credential-lock', Values: ['enabled'] }],
       [{ Name: 'instance-id', Values: [JESSICA] }],
     ])
-    expect(lines).toContainEqual({
-      level: 'INFO',
-      message: 'instance not found',
-      fields: { instanceId: JESSICA, reason: 'EC2 no longer knows it' },
-    })
+    expect(lines.filter((line) => line.message === 'instance not found')).toEqual([
+      {
+        level: 'INFO',
+        message: 'instance not found',
+        fields: { instanceId: JESSICA, reason: 'EC2 no longer knows it' },
+      },
+    ])
     expect(
       new Set(lines.filter((line) => line.message === 'lock decision').map((line) => line.fields.roleName)),
     ).toEqual(new Set(ROLES))

@@ -94,7 +94,11 @@ describe('withEgress: the default route of a launching instance', () => {
     routeTables([
       { VpcId: 'vpc-2', Associations: [{ Main: true }], Routes: [] },
       { VpcId: 'vpc-1', Associations: [{ Main: false, SubnetId: 'subnet-other' }], Routes: [] },
-      { VpcId: 'vpc-1', Associations: [{ Main: true }], Routes: [natDefault] },
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ Main: true }, { Main: false, SubnetId: 'subnet-elsewhere' }],
+        Routes: [natDefault],
+      },
     ])
 
     // Act
@@ -102,6 +106,17 @@ describe('withEgress: the default route of a launching instance', () => {
 
     // Assess
     expect(facts?.natIps).toEqual([NAT_ADDRESS])
+  })
+
+  it('reads a table EC2 lists without associations or routes as leading nowhere', async () => {
+    // Prepare
+    routeTables([{ VpcId: 'vpc-1' }, { VpcId: 'vpc-1', Associations: [{ Main: true }] }])
+
+    // Act
+    const [facts] = await withEgress(ec2, [launching], () => true)
+
+    // Assess
+    expect(facts?.natIps).toEqual([])
   })
 
   it('prefers the table that names its subnet over the main table', async () => {
@@ -164,6 +179,7 @@ describe('describeOptedIn and describeByIds: what EC2 says about an instance', (
                   Ipv6Addresses: [{ Ipv6Address: '2001:db8::20' }],
                   Ipv6Prefixes: [{ Ipv6Prefix: '2001:db8:0:1::/80' }],
                 },
+                { PrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.30' }] },
               ],
             }),
           ],
@@ -188,7 +204,15 @@ describe('describeOptedIn and describeByIds: what EC2 says about an instance', (
       ].sort(),
     )
     expect([...(observed?.privateIps ?? [])].sort()).toEqual(
-      ['10.0.1.10', '10.0.1.20', '10.0.1.21', '10.0.1.48/28', '2001:db8::20', '2001:db8:0:1::/80'].sort(),
+      [
+        '10.0.1.10',
+        '10.0.1.20',
+        '10.0.1.21',
+        '10.0.1.30',
+        '10.0.1.48/28',
+        '2001:db8::20',
+        '2001:db8:0:1::/80',
+      ].sort(),
     )
     expect(ec2Mock.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.Filters).toEqual([
       { Name: 'tag:credential-lock', Values: ['enabled'] },

@@ -16,6 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { publishAudit } from '../handlers/audit.js'
 import { readConfig } from '../handlers/config.js'
+import { asPermitted, ConfigError, isPermanent } from '../handlers/errors.js'
 import {
   instanceProfileRoles,
   otherInlinePolicyChars,
@@ -96,6 +97,18 @@ describe('publishAudit', () => {
 
     // Assess
     await expect(publish).resolves.toBeUndefined()
+  })
+
+  it('logs nothing when EventBridge answers without entries', async () => {
+    // Prepare
+    eventsMock.on(PutEventsCommand).resolves({})
+    const log = logger()
+
+    // Act
+    await publishAudit(events, 'audit-bus', {}, log as unknown as Logger)
+
+    // Assess
+    expect(log.warn).not.toHaveBeenCalled()
   })
 
   it('logs a refused call with the bus and the error', async () => {
@@ -270,5 +283,35 @@ describe('the uninstall entry', () => {
 
     // Assess
     expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+  })
+})
+
+describe('asPermitted and isPermanent', () => {
+  it.each(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation'])(
+    'turns %s into a missing permission that keeps the refusal as its cause',
+    async (name) => {
+      // Prepare
+      const refusal = Object.assign(new Error('no'), { name })
+
+      // Act
+      const attempt = asPermitted('kms:Decrypt', 'key k', () => Promise.reject(refusal))
+
+      // Assess
+      await expect(attempt).rejects.toThrowError(
+        expect.objectContaining({
+          name: 'MissingPermissionError',
+          message: expect.stringContaining('not allowed to call kms:Decrypt on key k:'),
+          cause: refusal,
+        }),
+      )
+    },
+  )
+
+  it('counts a configuration error as permanent: no retry fixes the environment', () => {
+    // Act
+    const permanent = isPermanent(new ConfigError('bad'))
+
+    // Assess
+    expect(permanent).toBe(true)
   })
 })
