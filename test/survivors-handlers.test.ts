@@ -196,6 +196,20 @@ describe('the IAM calls', () => {
     await expect(read).rejects.toThrowError('Rate exceeded')
   })
 
+  it('counts nothing for a policy deleted between listing and reading it', async () => {
+    // Prepare
+    iamMock.on(ListRolePoliciesCommand, { RoleName: 'web' }).resolves({ PolicyNames: ['gone'] })
+    iamMock
+      .on(GetRolePolicyCommand)
+      .rejects(new NoSuchEntityException({ message: 'not found', $metadata: {} }))
+
+    // Act
+    const chars = await otherInlinePolicyChars(iam, 'web', 'lock')
+
+    // Assess
+    expect(chars).toBe(0)
+  })
+
   it("counts the role's other inline policies, never its own", async () => {
     // Prepare
     iamMock.on(ListRolePoliciesCommand, { RoleName: 'web' }).resolves({ PolicyNames: ['app', 'lock'] })
