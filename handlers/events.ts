@@ -142,11 +142,13 @@ function readTagChange(base: Base, event: EventBridgeEnvelope, lockTagKey: strin
   if (!Array.isArray(changed) || !changed.includes(lockTagKey)) {
     return { ...base, ignored: `the tag ${lockTagKey} did not change` }
   }
-  const resources = event.resources ?? []
-  if (resources.length === 0) throw new MalformedEventError('Tag Change on Resource event names no resource.')
+  const resources: unknown = event.resources
+  if (!Array.isArray(resources) || resources.length === 0) {
+    throw new MalformedEventError('Tag Change on Resource event names no resource.')
+  }
   return named(
     base,
-    resources.map((arn) => instanceIdOf(arn.split('/').pop(), 'resources')),
+    resources.map((arn) => instanceIdOf(typeof arn === 'string' ? arn.split('/').pop() : arn, 'resources')),
   )
 }
 
