@@ -3,7 +3,7 @@
  * functions, their tags, subnets and routes, writes the role's lock, and iam-simulate judges requests signed with
  * the functions' credentials on the role's real policies.
  */
-import { CreateRoleCommand } from '@aws-sdk/client-iam'
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { describe, expect, inject, it } from 'vitest'
 import { OUTSIDE_VPC_REASON } from '../policy/lock.js'
 import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
@@ -13,6 +13,7 @@ import {
   createFunction,
   deleteFunction,
   functionCredentials,
+  LAMBDA_SERVICE_IP,
   moveFunction,
   setFunctionOptIn,
   type WorldFunction,
@@ -30,8 +31,6 @@ import {
 import { READ_REPORT, rolePolicies, THIEF_IP } from './support/story.js'
 import { buildDefendersWorld, DEFENDERS, type DefendersWorld } from './support/world.js'
 
-/** An address Lambda's own log delivery comes from (documentation range, not a real one). */
-const LAMBDA_SERVICE_IP = '192.0.2.80'
 const FOREIGN_VPC = 'vpc-0f0e0d0c0b0a09080'
 const SECOND = 1_000
 
@@ -277,6 +276,16 @@ describe('a locked function deleted, created again, moved, untagged', () => {
       new CreateRoleCommand({ RoleName: 'defenders-next', AssumeRolePolicyDocument: '{}' }),
     )
     await allowFunctionBasics(at.controller.iam, 'defenders-next')
+    await at.controller.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: 'defenders-next',
+        PolicyName: 'read-reports',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: READ_REPORT.action, Resource: READ_REPORT.resource }],
+        }),
+      }),
+    )
     const nat = at.world.privateSubnet.natPublicIp
 
     // Act

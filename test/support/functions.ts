@@ -14,8 +14,17 @@ import {
   UntagResourceCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda'
-import type { FunctionCredentials } from './simulate.js'
+import type { ApiCall, FunctionCredentials } from './simulate.js'
 import { type DefendersWorld, OPT_IN_TAG, required } from './world.js'
+
+/** An address Lambda's own log delivery comes from (documentation range, not a real one). */
+export const LAMBDA_SERVICE_IP = '192.0.2.80'
+
+/** The call Lambda makes for a function after each invocation: its log events. */
+export const PUT_LOG_EVENTS: ApiCall = {
+  action: 'logs:PutLogEvents',
+  resource: 'arn:aws:logs:us-east-1:*:log-group:/aws/lambda/reporter:*',
+}
 
 /** An empty zip archive: moto stores the code without running it. */
 const EMPTY_ZIP = new Uint8Array([80, 75, 5, 6, ...new Array<number>(18).fill(0)])
@@ -69,7 +78,7 @@ export async function setFunctionOptIn(lambda: LambdaClient, fn: WorldFunction, 
 }
 
 /**
- * What a function's execution role is allowed besides the Defenders' report: its logs, traces and EFS mount
+ * What a function's execution role is allowed besides the Defenders' report: the calls Lambda makes for it
  * (AWSLambdaBasicExecutionRole and friends), so a refusal of them can only come from the lock.
  */
 export async function allowFunctionBasics(iam: IAMClient, roleName: string): Promise<void> {
@@ -88,7 +97,6 @@ export async function allowFunctionBasics(iam: IAMClient, roleName: string): Pro
               'logs:PutLogEvents',
               'xray:PutTraceSegments',
               'elasticfilesystem:ClientMount',
-              's3:GetObject',
             ],
             Resource: '*',
           },
