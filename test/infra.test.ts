@@ -524,7 +524,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     })
   })
 
-  it('lets the uninstall handler only list instance profiles, delete role policies and its own managed ones', () => {
+  it('lets the uninstall handler only list instance profiles and functions, delete role policies and its own managed ones', () => {
     // Prepare
     const role = logicalIdOf(template, 'AWS::IAM::Role', 'CredentialLockUninstallHandlerRole')
 
@@ -537,6 +537,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     )
     expect(actions).toEqual([
       'iam:ListInstanceProfiles',
+      'lambda:ListFunctions',
       'iam:DeleteRolePolicy',
       'iam:ListPolicies',
       ['iam:ListPolicyVersions', 'iam:DeletePolicyVersion', 'iam:DeletePolicy'],
