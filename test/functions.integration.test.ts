@@ -7,7 +7,7 @@ import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { describe, expect, inject, it } from 'vitest'
 import { OUTSIDE_VPC_REASON } from '../policy/lock.js'
 import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
-import { type AnyEventBridgeEvent, functionCall, scheduled } from './support/events.js'
+import { type AnyEventBridgeEvent, functionCall, scheduled, stateChange } from './support/events.js'
 import {
   allowFunctionBasics,
   createFunction,
@@ -208,6 +208,41 @@ describe('an instance and a function on one role', () => {
     })
     const line = at.controller.decisions.at(-1)
     expect(line?.instances.map((i) => i.outcome)).toEqual(['locked', 'locked'])
+  })
+})
+
+describe('events that do not name the function', () => {
+  it("keep its lock: an instance's state change on its role, and the resync", async () => {
+    // Prepare
+    const at = await scene()
+    await created(at, 'reporter', true)
+
+    // Act
+    await deliver(at, stateChange(at.world.danny.instanceId, 'running'))
+    const afterStateChange = decidedFor(at, 'reporter')?.outcome
+    await deliver(at, scheduled())
+
+    // Assess
+    expect({ afterStateChange, afterResync: decidedFor(at, 'reporter')?.outcome }).toEqual({
+      afterStateChange: 'locked',
+      afterResync: 'locked',
+    })
+  })
+
+  it('the resync finds a function tagged before the controller saw any event of it', async () => {
+    // Prepare
+    const at = await scene()
+    await createFunction(at.controller.lambda, at.world, {
+      name: 'reporter',
+      optedIn: true,
+      subnetIds: [at.world.privateSubnet.subnetId],
+    })
+
+    // Act
+    await deliver(at, scheduled())
+
+    // Assess
+    expect(decidedFor(at, 'reporter')?.outcome).toBe('locked')
   })
 })
 
