@@ -3,9 +3,12 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { type IAMClient, LimitExceededException } from '@aws-sdk/client-iam'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { LockTooLargeError } from '../policy/errors.js'
 import {
   decideLock,
+  type FunctionFacts,
+  type FunctionOutcome,
   type InstanceFacts,
   type InstanceOutcome,
   isCompactLock,
@@ -28,6 +31,7 @@ import {
 } from './ec2-truth.js'
 import { isPermanent } from './errors.js'
 import { readDelivered, type Trigger } from './events.js'
+import { functionFacts, type ListedFunction, listFunctions, optedInFunctions } from './function-truth.js'
 import {
   foreignManagedPolicyCount,
   instanceProfileRoles,
@@ -46,6 +50,7 @@ import { skippedOutOfScope } from './role-scope.js'
 export interface ControllerDeps {
   readonly ec2: EC2Client
   readonly iam: IAMClient
+  readonly lambda: LambdaClient
   readonly events: EventBridgeClient
   readonly logger: Logger
   readonly metrics: Metrics
@@ -67,6 +72,7 @@ export type DecisionLine = {
   readonly reason: string
   readonly eventIds: readonly string[]
   readonly instances: readonly ReturnType<typeof auditInstance>[]
+  readonly functions: readonly ReturnType<typeof auditFunction>[]
 }
 
 /** One delivered event: an SQS record, or the event itself when EventBridge invokes the function directly. */
@@ -189,6 +195,10 @@ interface Truth {
   /** Named instances without a role now (terminated, profile removed, gone): their old role is unknown. */
   readonly rolelessIds: ReadonlySet<string>
   readonly optedInRoleNames: ReadonlySet<string>
+  /** Role names by the function names the triggers name; undefined for a function Lambda no longer knows. */
+  readonly namedFunctionRoles: ReadonlyMap<string, string | undefined>
+  /** The functions on the roles being decided or named in their locks, by name. */
+  readonly functions: ReadonlyMap<string, FunctionFacts>
 }
 
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {
@@ -226,8 +236,19 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
   )
   const roles = new Set(namedIds.flatMap((id) => observed.get(id)?.roleName ?? []))
   if (triggers.some((t) => t.reach !== 'named')) for (const role of optedInRoleNames) roles.add(role)
-  if (rolelessIds.size > 0 || triggers.some((t) => t.reach === 'all-roles')) {
+
+  // Lambda is only asked when an event names a function, every role is read, or a lock names a function: an
+  // account without locked functions pays no Lambda call on instance events.
+  const namedFunctions = [...new Set(triggers.flatMap((t) => t.functionNames))]
+  const everyRole = triggers.some((t) => t.reach === 'all-roles')
+  let listed = namedFunctions.length > 0 || everyRole ? await listFunctions(deps.lambda) : undefined
+  const listedByName = new Map((listed ?? []).map((fn) => [fn.functionName, fn]))
+  for (const name of namedFunctions) roles.add(listedByName.get(name)?.roleName ?? '')
+  roles.delete('')
+  // A deleted function, like a terminated instance, is only found on its old role by reading every role's lock.
+  if (rolelessIds.size > 0 || namedFunctions.some((name) => !listedByName.has(name)) || everyRole) {
     for (const role of profileRoles.values()) roles.add(role)
+    for (const fn of listed ?? []) roles.add(fn.roleName)
   }
 
   const policies = await readOwnPolicies(deps, roles)
@@ -245,6 +266,18 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     (i) => roles.has(i.roleName ?? ''),
     deps.config.knownEgress,
   )
+  const lockedFunctions = new Set(
+    [...policies.values()].flatMap((own) => {
+      const functions = readLock(ownDocuments(own)).functions
+      return [...(functions?.locked ?? []), ...(functions?.tombstones.keys() ?? [])]
+    }),
+  )
+  if (listed === undefined && lockedFunctions.size > 0) listed = await listFunctions(deps.lambda)
+  const functions = await readFunctions(deps, listed ?? [], roles, {
+    named: new Set(namedFunctions),
+    locked: lockedFunctions,
+    resync: triggers.some((t) => t.detailType === 'Scheduled Event'),
+  })
   return {
     roles,
     namedRoles: new Map(namedIds.map((id) => [id, observed.get(id)?.roleName])),
@@ -252,7 +285,35 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     policies,
     rolelessIds,
     optedInRoleNames,
+    namedFunctionRoles: new Map(namedFunctions.map((name) => [name, listedByName.get(name)?.roleName])),
+    functions: new Map(functions.map((fn) => [fn.functionName, fn])),
   }
+}
+
+/**
+ * The facts of the functions on the roles being decided, and of those their locks name. Tags cost one call per
+ * function, so they are read only for the functions that can change a lock: named by an event, named by a lock,
+ * or every function on those roles during the scheduled resync (which finds functions tagged before the
+ * controller was installed). Any other function is taken as not opted in, which leaves its role's lock as is.
+ */
+async function readFunctions(
+  deps: ControllerDeps,
+  listed: readonly ListedFunction[],
+  roles: ReadonlySet<string>,
+  wanted: {
+    readonly named: ReadonlySet<string>
+    readonly locked: ReadonlySet<string>
+    readonly resync: boolean
+  },
+): Promise<FunctionFacts[]> {
+  const relevant = listed.filter((fn) => roles.has(fn.roleName) || wanted.locked.has(fn.functionName))
+  const toTag = relevant.filter(
+    (fn) =>
+      roles.has(fn.roleName) &&
+      (wanted.resync || wanted.named.has(fn.functionName) || wanted.locked.has(fn.functionName)),
+  )
+  const optedIn = await optedInFunctions(deps.lambda, toTag, deps.config.lockTag)
+  return functionFacts(deps.ec2, relevant, optedIn, deps.config.knownEgress)
 }
 
 /** The controller's own policies on one role: its inline policy, and the managed parts beyond it. */
@@ -292,6 +353,12 @@ function touches(trigger: Trigger, roleName: string, truth: Truth): boolean {
   if (trigger.reach === 'all-roles' || trigger.networkInterfaceIds.length > 0) return true
   if (trigger.instanceIds.some((id) => truth.rolelessIds.has(id))) return true
   if (trigger.reach === 'locked-roles' && truth.optedInRoleNames.has(roleName)) return true
+  // A deleted function's record rides on every role, as a terminated instance's does.
+  if (
+    trigger.functionNames.some((name) => [undefined, roleName].includes(truth.namedFunctionRoles.get(name)))
+  ) {
+    return true
+  }
   return trigger.instanceIds.some((id) => truth.namedRoles.get(id) === roleName)
 }
 
@@ -320,9 +387,17 @@ async function reconcileRole(
         (await foreignManagedPolicyCount(deps.iam, roleName, deps.config.region)),
     ),
   })
+  const lockedFunctions = current.functions
+  const functions = [...truth.functions.values()].filter(
+    (fn) =>
+      fn.roleName === roleName ||
+      lockedFunctions?.locked.has(fn.functionName) ||
+      lockedFunctions?.tombstones.has(fn.functionName),
+  )
   const facts = {
     roleName,
     instances,
+    functions,
     current,
     budget: { otherInlineChars: 0, managedPolicies: 0 },
     exemptActions: deps.config.exemptActions.get(roleName) ?? [],
@@ -416,9 +491,10 @@ async function logDecision(
     policyChars: decision.action === 'put' ? decision.chars.reduce((sum, chars) => sum + chars, 0) : 0,
     managedPolicies: decision.action === 'put' ? decision.documents.length - 1 : 0,
     dryRun: deps.config.dryRun,
-    reason: summarize(decision.instances),
+    reason: summarize(decision.instances, decision.functions),
     eventIds,
     instances: decision.instances.map(auditInstance),
+    functions: decision.functions.map(auditFunction),
   }
   deps.logger.info('lock decision', line)
   deps.onDecision?.(line)
@@ -432,6 +508,14 @@ async function logDecision(
       instances: unprotected.map(auditInstance),
     })
     deps.metrics.addMetric('InstancesUnprotected', MetricUnit.Count, unprotected.length)
+  }
+  const skippedFunctions = decision.functions.filter((fn) => fn.outcome === 'skipped')
+  if (skippedFunctions.length > 0) {
+    deps.logger.warn('opted-in functions left unprotected', {
+      roleName: decision.roleName,
+      functions: skippedFunctions.map(auditFunction),
+    })
+    deps.metrics.addMetric('FunctionsUnprotected', MetricUnit.Count, skippedFunctions.length)
   }
   if (action !== 'unchanged' && !deps.config.dryRun) {
     await publishAudit(deps.events, deps.config.auditEventBus, line, deps.logger)
@@ -452,9 +536,25 @@ function auditInstance(outcome: InstanceOutcome) {
   return outcome
 }
 
-function summarize(instances: readonly InstanceOutcome[]): string {
-  if (instances.length === 0) return 'no opted-in instance uses this role'
+function auditFunction(outcome: FunctionOutcome) {
+  if (outcome.outcome === 'locked') {
+    return { functionName: outcome.functionName, outcome: outcome.outcome, ...outcome.allowedFrom }
+  }
+  if (outcome.outcome === 'tombstoned') {
+    return {
+      ...outcome,
+      since: outcome.since.toISOString(),
+      issuedBefore: outcome.issuedBefore.toISOString(),
+    }
+  }
+  return outcome
+}
+
+function summarize(instances: readonly InstanceOutcome[], functions: readonly FunctionOutcome[]): string {
+  if (instances.length === 0 && functions.length === 0) return 'no opted-in instance uses this role'
   const counts = new Map<string, number>()
-  for (const { outcome } of instances) counts.set(outcome, (counts.get(outcome) ?? 0) + 1)
-  return [...counts.entries()].map(([outcome, count]) => `${count} ${outcome}`).join(', ')
+  const count = (outcome: string) => counts.set(outcome, (counts.get(outcome) ?? 0) + 1)
+  for (const { outcome } of instances) count(outcome)
+  for (const { outcome } of functions) count(`function${functions.length > 1 ? 's' : ''} ${outcome}`)
+  return [...counts.entries()].map(([outcome, total]) => `${total} ${outcome}`).join(', ')
 }

@@ -193,7 +193,11 @@ export async function withEgress(
       instance.interfaces.length > 0 &&
       concerns(instance),
   )
-  const egress = needing.length === 0 ? new Map<string, Egress>() : await egressOf(ec2, needing, knownEgress)
+  const egress = await egressByWorkload(
+    ec2,
+    needing.map((instance) => ({ key: instance.instanceId, interfaces: instance.interfaces })),
+    knownEgress,
+  )
   return instances.map(({ interfaces, ...facts }) => ({
     ...facts,
     ...(egress.get(facts.instanceId) ?? { egressIps: [] }),
@@ -266,12 +270,23 @@ function routeTarget(route: Route): EgressTarget {
   return { kind: 'unseen', id: gateway, what: 'gateway' }
 }
 
-async function egressOf(
+/** Anything that sends from network interfaces in subnets: an instance, a VPC Lambda function. */
+export interface Workload {
+  readonly key: string
+  readonly interfaces: readonly ObservedInterface[]
+}
+
+/**
+ * Where each workload's calls to AWS's public endpoints leave by, by key: one DescribeRouteTables pass, then
+ * at most one NAT gateway and two network-interface look-ups, for all of them; no call for none.
+ */
+export async function egressByWorkload(
   ec2: EC2Client,
-  instances: readonly ObservedInstance[],
+  workloads: readonly Workload[],
   knownEgress: KnownEgress,
 ): Promise<Map<string, Egress>> {
-  const vpcIds = [...new Set(instances.flatMap((instance) => instance.interfaces.map((eni) => eni.vpcId)))]
+  if (workloads.length === 0) return new Map()
+  const vpcIds = [...new Set(workloads.flatMap((workload) => workload.interfaces.map((eni) => eni.vpcId)))]
   const routeTables: RouteTable[] = []
   await asPermitted('ec2:DescribeRouteTables', '*', async () => {
     const input = { Filters: [{ Name: 'vpc-id', Values: vpcIds }] }
@@ -279,10 +294,10 @@ async function egressOf(
       routeTables.push(...(page.RouteTables ?? []))
     }
   })
-  const routesByInstance = new Map(
-    instances.map((instance) => [instance.instanceId, instanceRoutes(routeTables, instance)]),
+  const routesByWorkload = new Map(
+    workloads.map((workload) => [workload.key, workloadRoutes(routeTables, workload)]),
   )
-  const targets = [...routesByInstance.values()].flat().map((route) => route.target)
+  const targets = [...routesByWorkload.values()].flat().map((route) => route.target)
   const idsOf = (kind: EgressTarget['kind'], prefix = '') => [
     ...new Set(
       targets.flatMap((t) => (t.kind === kind && 'id' in t && t.id.startsWith(prefix) ? [t.id] : [])),
@@ -294,17 +309,14 @@ async function egressOf(
   ])
   const seen = new Map([...natAddresses, ...eniAddresses])
   return new Map(
-    [...routesByInstance].map(([instanceId, routes]) => [
-      instanceId,
-      resolveEgress(routes, seen, knownEgress),
-    ]),
+    [...routesByWorkload].map(([key, routes]) => [key, resolveEgress(routes, seen, knownEgress)]),
   )
 }
 
 /** The egress routes of every interface's subnet, in the families that interface sends. */
-function instanceRoutes(routeTables: readonly RouteTable[], instance: ObservedInstance): EgressRoute[] {
+function workloadRoutes(routeTables: readonly RouteTable[], workload: Workload): EgressRoute[] {
   const routes = new Map<string, EgressRoute>()
-  for (const eni of instance.interfaces) {
+  for (const eni of workload.interfaces) {
     const table =
       routeTables.find((candidate) => candidate.Associations?.some((a) => a.SubnetId === eni.subnetId)) ??
       routeTables.find(

@@ -11,10 +11,13 @@ export interface Trigger {
   readonly instanceIds: readonly string[]
   /** Network interfaces named by the event (an Elastic IP associated by ENI). */
   readonly networkInterfaceIds: readonly string[]
+  /** Lambda functions named by the event, by function name. */
+  readonly functionNames: readonly string[]
   /**
-   * `named`: only the roles of the named instances. `locked-roles`: also every role with an opted-in
-   * instance, because an address moved away from an instance the event does not name. `all-roles`: every
-   * instance role, for drift repair, tombstone expiry and role changes whose old role the event omits.
+   * `named`: only the roles of the named instances and functions. `locked-roles`: also every role with an
+   * opted-in instance, because an address moved away from an instance the event does not name. `all-roles`:
+   * every instance and function role, for drift repair, tombstone expiry and role changes whose old role the
+   * event omits.
    */
   readonly reach: 'named' | 'locked-roles' | 'all-roles'
 }
@@ -37,6 +40,21 @@ export interface EventBridgeEnvelope {
 }
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
+/** A function name, alone or at the end of a full or partial ARN, with an optional version or alias. */
+const FUNCTION_REFERENCE =
+  /^(?:(?:arn:[a-z-]+:lambda:[a-z0-9-]+:)?\d{12}:function:)?([A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9$_-]+)?$/
+/**
+ * The Lambda calls that change whether or how a function is locked, as CloudTrail names them (with their API
+ * version). A deletion does not name the role the function had: it reaches every role.
+ */
+const FUNCTION_CALLS: Readonly<Record<string, Trigger['reach']>> = {
+  CreateFunction20150331: 'named',
+  UpdateFunctionConfiguration20150331v2: 'named',
+  TagResource20170331v2: 'named',
+  UntagResource20170331v2: 'named',
+  DeleteFunction20150331: 'all-roles',
+}
+const UPDATE_CONFIGURATION = 'UpdateFunctionConfiguration20150331v2'
 const ENI_ID = /^eni-[0-9a-f]{8,17}$/
 const PROFILE_CALLS = new Set([
   'AssociateIamInstanceProfile',
@@ -80,10 +98,12 @@ export function readEvent(raw: unknown, lockTagKey: string): Trigger | Ignored {
       return named(base, [instanceIdOf(event.detail['instance-id'], 'detail.instance-id')])
     case 'aws.ec2 AWS API Call via CloudTrail':
       return readApiCall(base, event.detail)
+    case 'aws.lambda AWS API Call via CloudTrail':
+      return readFunctionCall(base, event.detail, lockTagKey)
     case 'aws.tag Tag Change on Resource':
       return readTagChange(base, event, lockTagKey)
     case 'aws.events Scheduled Event':
-      return { ...base, instanceIds: [], networkInterfaceIds: [], reach: 'all-roles' }
+      return { ...base, instanceIds: [], networkInterfaceIds: [], functionNames: [], reach: 'all-roles' }
     default:
       return {
         ...base,
@@ -95,7 +115,41 @@ export function readEvent(raw: unknown, lockTagKey: string): Trigger | Ignored {
 type Base = Pick<Trigger, 'eventId' | 'detailType'>
 
 function named(base: Base, instanceIds: readonly string[]): Trigger {
-  return { ...base, instanceIds, networkInterfaceIds: [], reach: 'named' }
+  return { ...base, instanceIds, networkInterfaceIds: [], functionNames: [], reach: 'named' }
+}
+
+function readFunctionCall(
+  base: Base,
+  detail: Readonly<Record<string, unknown>>,
+  lockTagKey: string,
+): Trigger | Ignored {
+  const eventName = detail.eventName
+  if (detail.eventSource !== 'lambda.amazonaws.com' || typeof eventName !== 'string') {
+    return { ...base, ignored: 'not a Lambda API call' }
+  }
+  const reach = FUNCTION_CALLS[eventName]
+  if (reach === undefined) return { ...base, ignored: `Lambda API call ${eventName} does not change a lock` }
+  if (detail.errorCode !== undefined) {
+    return { ...base, ignored: `${eventName} failed with ${String(detail.errorCode)}, so nothing changed` }
+  }
+  const request = record(detail.requestParameters)
+  if (eventName.startsWith('TagResource') || eventName.startsWith('UntagResource')) {
+    const keys = eventName.startsWith('Tag') ? Object.keys(record(request.tags)) : request.tagKeys
+    if (!Array.isArray(keys) || !keys.includes(lockTagKey)) {
+      return { ...base, ignored: `the tag ${lockTagKey} did not change` }
+    }
+    return {
+      ...named(base, []),
+      functionNames: [functionNameOf(request.resource, 'requestParameters.resource')],
+    }
+  }
+  if (eventName === UPDATE_CONFIGURATION && request.role === undefined && request.vpcConfig === undefined) {
+    return { ...base, ignored: `${eventName} changed neither the function's role nor its VPC` }
+  }
+  const functionName = functionNameOf(request.functionName, 'requestParameters.functionName')
+  // A new role: the role the function had is not in the event, and its old credentials need a tombstone.
+  const moved = eventName === UPDATE_CONFIGURATION && request.role !== undefined
+  return { ...named(base, []), functionNames: [functionName], reach: moved ? 'all-roles' : reach }
 }
 
 function readApiCall(base: Base, detail: Readonly<Record<string, unknown>>): Trigger | Ignored {
@@ -118,18 +172,18 @@ function readApiCall(base: Base, detail: Readonly<Record<string, unknown>>): Tri
       }
     }
     if (typeof eniId === 'string' && ENI_ID.test(eniId)) {
-      return { ...base, instanceIds: [], networkInterfaceIds: [eniId], reach: 'locked-roles' }
+      return { ...named(base, []), networkInterfaceIds: [eniId], reach: 'locked-roles' }
     }
     throw new MalformedEventError('AssociateAddress names neither an instanceId nor a networkInterfaceId.')
   }
   if (eventName === 'DisassociateAddress') {
     // Only the association is named: every lock that may list the address is checked.
-    return { ...base, instanceIds: [], networkInterfaceIds: [], reach: 'locked-roles' }
+    return { ...named(base, []), reach: 'locked-roles' }
   }
   if (PROFILE_CALLS.has(eventName)) {
     // The role the instance used before is not in the event, and its old credentials need a tombstone.
     const instanceIds = [...new Set(findInstanceIds(detail.requestParameters, detail.responseElements))]
-    return { ...base, instanceIds, networkInterfaceIds: [], reach: 'all-roles' }
+    return { ...named(base, instanceIds), reach: 'all-roles' }
   }
   return { ...base, ignored: `EC2 API call ${eventName} does not change a lock` }
 }
@@ -168,6 +222,12 @@ function asEnvelope(raw: unknown): EventBridgeEnvelope {
 function instanceIdOf(value: unknown, where: string): string {
   if (typeof value === 'string' && INSTANCE_ID.test(value)) return value
   throw new MalformedEventError(`${where} is ${JSON.stringify(value)}, not an EC2 instance ID.`)
+}
+
+function functionNameOf(value: unknown, where: string): string {
+  const name = typeof value === 'string' ? FUNCTION_REFERENCE.exec(value)?.[1] : undefined
+  if (name !== undefined) return name
+  throw new MalformedEventError(`${where} is ${JSON.stringify(value)}, not a Lambda function name or ARN.`)
 }
 
 function record(value: unknown): Readonly<Record<string, unknown>> {

@@ -2,6 +2,7 @@ import { EC2Client } from '@aws-sdk/client-ec2'
 import { EKSClient } from '@aws-sdk/client-eks'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
 import { readConfig } from './config.js'
 import { explainFailure, renderPlanJson, renderPlanText } from './plan-report.js'
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
       iam: new IAMClient(clientConfig),
       sts: new STSClient(clientConfig),
       eks: new EKSClient(clientConfig),
+      lambda: new LambdaClient(clientConfig),
       events: new EventBridgeClient(clientConfig),
     },
     config,

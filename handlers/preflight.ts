@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-eks'
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import type { IAMClient } from '@aws-sdk/client-iam'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
 import { ACTIVE_STATES, type InstanceState, isOptedIn, lockPolicyName } from '../policy/lock.js'
 import { mapLimited } from './concurrency.js'
@@ -25,6 +26,7 @@ export interface PlanClients {
   readonly iam: IAMClient
   readonly sts: STSClient
   readonly eks: EKSClient
+  readonly lambda: LambdaClient
   /** Handed to the controller, which never calls it in a dry run. */
   readonly events: EventBridgeClient
 }

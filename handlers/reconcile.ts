@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { readConfig } from './config.js'
 import { createHandler } from './lambda.js'
@@ -15,6 +16,7 @@ const clientConfig = { region: config.region, maxAttempts: 6 }
 export const handler = createHandler({
   ec2: new EC2Client(clientConfig),
   iam: new IAMClient(clientConfig),
+  lambda: new LambdaClient(clientConfig),
   events: new EventBridgeClient(clientConfig),
   sqs: new SQSClient(clientConfig),
   deadLetterQueueUrl: process.env.DEAD_LETTER_QUEUE_URL,

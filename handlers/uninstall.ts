@@ -1,7 +1,9 @@
 import { IAMClient } from '@aws-sdk/client-iam'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { lockPolicyName } from '../policy/lock.js'
 import { readRoleScope } from './config.js'
+import { listFunctions } from './function-truth.js'
 import { instanceProfileRoles, listManagedParts, removeManagedPart, removeOwnPolicy } from './iam-roles.js'
 import { isOutOfScope, type RoleScope } from './role-scope.js'
 
@@ -11,7 +13,7 @@ export interface UninstallResponse {
 }
 
 /**
- * On stack deletion, removes the controller's policy from every role an instance profile holds, and the managed
+ * On stack deletion, removes the controller's policy from every role an instance profile or a function holds, and the managed
  * policies it created under its own path, and only those: every other policy is left as it is. Create and Update
  * have nothing to do. A role IAM keeps out of a `tagged` scope cannot carry a lock written by this deployment's
  * controller; it is reported, not failed, so the stack can still be deleted.
@@ -19,6 +21,7 @@ export interface UninstallResponse {
 export async function uninstall(
   event: CloudFormationCustomResourceEvent,
   iam: IAMClient,
+  lambda: LambdaClient,
   region: string,
   roleScope: RoleScope,
   warn: (message: string) => void,
@@ -33,7 +36,10 @@ export async function uninstall(
         warn(`Role ${roleName} is out of scope, so ${what} on it stays: delete it by hand.`)
       }
     }
-    const roleNames = new Set((await instanceProfileRoles(iam)).values())
+    const roleNames = new Set([
+      ...(await instanceProfileRoles(iam)).values(),
+      ...(await listFunctions(lambda)).map((fn) => fn.roleName),
+    ])
     // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
     for (const roleName of roleNames) {
       await unlessOutOfScope(roleName, `any ${policyName} policy`, () =>
@@ -55,5 +61,12 @@ export async function uninstall(
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<UninstallResponse> {
   const region = process.env.AWS_REGION
   if (!region) throw new Error('AWS_REGION is not set: the uninstall must run in the Lambda runtime.')
-  return uninstall(event, new IAMClient({}), region, readRoleScope(process.env), console.warn)
+  return uninstall(
+    event,
+    new IAMClient({}),
+    new LambdaClient({}),
+    region,
+    readRoleScope(process.env),
+    console.warn,
+  )
 }

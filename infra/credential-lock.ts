@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import { ReadWriteType, Trail } from 'aws-cdk-lib/aws-cloudtrail'
 import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch'
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
@@ -157,6 +157,18 @@ const ADDRESS_AND_PROFILE_CALLS = [
   'DisassociateIamInstanceProfile',
 ]
 
+/**
+ * The Lambda calls that create a function, move it to another role or VPC, change its tags or delete it, as
+ * CloudTrail names them (with their API version).
+ */
+const FUNCTION_CALLS = [
+  'CreateFunction20150331',
+  'UpdateFunctionConfiguration20150331v2',
+  'TagResource20170331v2',
+  'UntagResource20170331v2',
+  'DeleteFunction20150331',
+]
+
 /** Every setting, defaults applied and checked. */
 interface LockSettings {
   readonly lockTagKey: string
@@ -286,6 +298,18 @@ export class CredentialLock extends Construct {
           },
         },
       }),
+      // Tag changes on functions come as API calls: the controller ignores those of other keys at no AWS cost.
+      rule('FunctionRule', 'a Lambda function was created, reconfigured, tagged, untagged or deleted', {
+        eventPattern: {
+          source: ['aws.lambda'],
+          detailType: ['AWS API Call via CloudTrail'],
+          detail: {
+            eventSource: ['lambda.amazonaws.com'],
+            eventName: FUNCTION_CALLS,
+            errorCode: Match.doesNotExist(),
+          },
+        },
+      }),
       rule('ResyncSchedule', 'periodic resync of every lock', {
         schedule: Schedule.rate(settings.resyncPeriod),
       }),
@@ -307,8 +331,26 @@ export class CredentialLock extends Construct {
           'ec2:DescribeRouteTables',
           'ec2:DescribeNatGateways',
           'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
         ],
         resources: ['*'],
+      }),
+    )
+    role.addToPolicy(
+      new PolicyStatement({ sid: 'ListFunctions', actions: ['lambda:ListFunctions'], resources: ['*'] }),
+    )
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ReadFunctionTags',
+        actions: ['lambda:ListTags'],
+        resources: [
+          stack.formatArn({
+            service: 'lambda',
+            resource: 'function',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
       }),
     )
     role.addToPolicy(
@@ -349,8 +391,13 @@ export class CredentialLock extends Construct {
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways, DescribeNetworkInterfaces and ' +
-          'iam:ListPolicies support no resource-level permissions.',
+          'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways, DescribeNetworkInterfaces, ' +
+          'DescribeSubnets, lambda:ListFunctions and iam:ListPolicies support no resource-level permissions.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*]',
+        reason:
+          'The controller reads the tags (only lambda:ListTags) of any function, to know which ones are opted in.',
       },
       OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT,
       {

@@ -36,6 +36,8 @@ export class LockUninstall extends Construct {
         ],
       }),
     )
+    // Function roles can carry a lock too.
+    handlerRole.addToPolicy(new PolicyStatement({ actions: ['lambda:ListFunctions'], resources: ['*'] }))
     handlerRole.addToPolicy(
       props.roleScope.allowOnRoles(this, 'DeleteOwnLockPolicy', ['iam:DeleteRolePolicy']),
     )
@@ -46,7 +48,7 @@ export class LockUninstall extends Construct {
       OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT,
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'iam:ListPolicies supports no resource-level permissions.',
+        reason: 'iam:ListPolicies and lambda:ListFunctions support no resource-level permissions.',
       },
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/*]',

@@ -69,8 +69,40 @@ export interface TombstoneEntry {
   readonly issuedBefore?: Date | undefined
 }
 
+/** What Lambda says about one function whose execution role is a role being decided, or that a lock names. */
+export interface FunctionFacts {
+  readonly functionName: string
+  /** Its execution role now. */
+  readonly roleName: string
+  /** Carries the opt-in tag (see {@link isOptedIn}). */
+  readonly optedIn: boolean
+  /** The VPC its subnets are in; undefined when it is not attached to a VPC. */
+  readonly vpcId: string | undefined
+  /**
+   * Public CIDRs its calls to AWS's public endpoints leave by: the NAT gateways or NAT instances its subnets
+   * route through, or knownEgress CIDRs. Its network interfaces never have a public address of their own.
+   * `unknown` as for an instance (see {@link InstanceFacts.egressIps}).
+   */
+  readonly egressIps: readonly string[] | 'unknown'
+  /** Why egressIps is unknown: one sentence naming the route target and the setting that would fix it. */
+  readonly egressUnknownReason?: string | undefined
+  /** The CIDRs of its subnets: its network interfaces take their private addresses from them. */
+  readonly subnetCidrs: readonly string[]
+}
+
 /** What the controller's own policies on a role said before this decision. */
 export interface CurrentLock {
+  readonly locked: ReadonlySet<string>
+  readonly tombstones: ReadonlyMap<string, TombstoneEntry>
+  /**
+   * The functions the lock names, by function name.
+   * @default none
+   */
+  readonly functions?: FunctionLock | undefined
+}
+
+/** What the controller's own policies say about functions: the locked ones and the tombstoned ones. */
+export interface FunctionLock {
   readonly locked: ReadonlySet<string>
   readonly tombstones: ReadonlyMap<string, TombstoneEntry>
 }
@@ -87,6 +119,12 @@ export interface RoleFacts {
   readonly roleName: string
   /** Every instance EC2 knows that uses this role or is named in its current lock. */
   readonly instances: readonly InstanceFacts[]
+  /**
+   * Every function Lambda knows whose execution role is this role, or that its current lock names (a function
+   * absent here is gone from Lambda).
+   * @default none
+   */
+  readonly functions?: readonly FunctionFacts[]
   readonly current: CurrentLock
   readonly budget: LockBudget
   /**
@@ -111,6 +149,31 @@ export type InstanceOutcome =
       readonly outcome: 'released' | 'expired' | 'skipped' | 'unprotected'
       readonly reason: string
     }
+
+export type FunctionOutcome =
+  | { readonly functionName: string; readonly outcome: 'locked'; readonly allowedFrom: FunctionSources }
+  | {
+      readonly functionName: string
+      readonly outcome: 'tombstoned'
+      readonly since: Date
+      readonly issuedBefore: Date
+      readonly reason: string
+    }
+  | {
+      readonly functionName: string
+      readonly outcome: 'released' | 'expired' | 'skipped'
+      readonly reason: string
+    }
+
+/** Where a locked function may use its credentials from. */
+export interface FunctionSources {
+  /** Through endpoints of this VPC only (aws:SourceVpc). */
+  readonly vpcId: string
+  /** aws:SourceIp values: the public egress of its subnets. */
+  readonly publicCidrs: readonly string[]
+  /** Its subnets' CIDRs: aws:SourceIp of IAM-authenticated services inside the VPC, aws:VpcSourceIp. */
+  readonly privateCidrs: readonly string[]
+}
 
 export interface AllowedSources {
   /** aws:SourceIp values: its own public addresses and its egress addresses. */
@@ -140,8 +203,14 @@ export type LockDecision =
       /** Characters of each document, whitespace not counted. */
       readonly chars: readonly number[]
       readonly instances: readonly InstanceOutcome[]
+      readonly functions: readonly FunctionOutcome[]
     }
-  | { readonly roleName: string; readonly action: 'remove'; readonly instances: readonly InstanceOutcome[] }
+  | {
+      readonly roleName: string
+      readonly action: 'remove'
+      readonly instances: readonly InstanceOutcome[]
+      readonly functions: readonly FunctionOutcome[]
+    }
 
 type ConditionBlock = Readonly<Record<string, string | readonly string[]>>
 
@@ -168,6 +237,21 @@ interface Tombstone extends TombstoneEntry {
   readonly instanceId: string
 }
 
+export interface LockedFunction {
+  readonly functionName: string
+  readonly allowedFrom: FunctionSources
+}
+
+export interface FunctionTombstone extends TombstoneEntry {
+  readonly functionName: string
+}
+
+/** The functions a lock covers: the locked ones and the tombstoned ones. */
+export interface FunctionsToLock {
+  readonly locked: readonly LockedFunction[]
+  readonly tombstones: readonly FunctionTombstone[]
+}
+
 /** States in which an instance runs, or is about to, with fresh credentials. */
 export const ACTIVE_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running'])
 /** States after which an instance never runs again: every credential it had is refused. */
@@ -176,6 +260,20 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 const TOMBSTONE_SID = /^Tombstone(\d{1,12})(?:Before(\d{1,12}))?(?:x\d+)?$/
 const COMPACT_SID = 'Compact'
 const ARN_KEY = 'ec2:SourceInstanceARN'
+const FUNCTION_ARN_KEY = 'lambda:SourceFunctionArn'
+const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}$/
+/**
+ * Calls Lambda itself makes with a function's credentials from outside its execution environment, still carrying
+ * lambda:SourceFunctionArn: refusing them would stop the function's logs, traces and EFS mounts.
+ */
+export const LAMBDA_SERVICE_ACTIONS: readonly string[] = [
+  'elasticfilesystem:ClientMount',
+  'logs:CreateLogGroup',
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'xray:PutTraceSegments',
+]
+const NO_FUNCTIONS: FunctionsToLock = { locked: [], tombstones: [] }
 // Calls AWS services make with the instance's credentials come from the service's own addresses.
 const NOT_VIA_AWS_SERVICE = { 'aws:ViaAWSService': 'false' }
 /*
@@ -219,16 +317,29 @@ export function instanceArn(scope: LockScope, instanceId: string): string {
   return `${instanceArnPrefix(scope)}${instanceId}`
 }
 
+/** The function's unqualified ARN: what lambda:SourceFunctionArn carries. */
+export function functionArn(scope: LockScope, functionName: string): string {
+  assertFunctionName(functionName)
+  return `${functionArnPrefix(scope)}${functionName}`
+}
+
 function instanceArnPrefix(scope: LockScope): string {
+  assertScope(scope)
+  return `arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:instance/`
+}
+
+function functionArnPrefix(scope: LockScope): string {
+  assertScope(scope)
+  return `arn:${scope.partition}:lambda:${scope.region}:${scope.accountId}:function:`
+}
+
+function assertScope(scope: LockScope): void {
   // Only the three scope parts: settings may carry more (retention, tag, ...) that is not part of an ARN.
   for (const part of ['partition', 'region', 'accountId'] as const) {
     if (!SCOPE_SHAPES[part].test(scope[part])) {
-      throw new InvalidFactsError(
-        `The ${part} "${scope[part]}" cannot be part of an instance ARN: fix the settings.`,
-      )
+      throw new InvalidFactsError(`The ${part} "${scope[part]}" cannot be part of an ARN: fix the settings.`)
     }
   }
-  return `arn:${scope.partition}:ec2:${scope.region}:${scope.accountId}:instance/`
 }
 
 /**
@@ -238,19 +349,31 @@ function instanceArnPrefix(scope: LockScope): string {
  */
 export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): LockDecision {
   const { locked, tombstones, outcomes } = judgeInstances(role, settings, now)
-  if (locked.length === 0 && tombstones.length === 0) {
-    return { roleName: role.roleName, action: 'remove', instances: outcomes }
+  const { functions, functionOutcomes } = judgeFunctions(role, settings, now)
+  const noFunctions = functions.locked.length === 0 && functions.tombstones.length === 0
+  if (locked.length === 0 && tombstones.length === 0 && noFunctions) {
+    return { roleName: role.roleName, action: 'remove', instances: outcomes, functions: functionOutcomes }
   }
   const capacities = documentCapacities(role.budget)
   const render = (form: LockForm, instances: readonly LockedInstance[]) =>
     packDocuments(
-      lockPlans(form, instances, tombstones, settings, role.exemptActions ?? []),
+      lockPlans(form, instances, tombstones, settings, role.exemptActions ?? [], functions),
       settings,
       capacities,
     )
+  const putDecision = (form: LockForm, documents: readonly string[], instances: readonly InstanceOutcome[]) =>
+    ({
+      roleName: role.roleName,
+      action: 'put',
+      form,
+      documents,
+      chars: documents.map(policyChars),
+      instances,
+      functions: functionOutcomes,
+    }) as const
   for (const form of ['precise', 'compact'] as const) {
     const documents = render(form, locked)
-    if (documents) return putDecision(role.roleName, form, documents, outcomes)
+    if (documents) return putDecision(form, documents, outcomes)
   }
   // Keep as many instances locked as fit, in a stable order, and say which are not: a stale lock left in place
   // could refuse an instance's new address.
@@ -270,12 +393,12 @@ export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): 
           ? { instanceId: outcome.instanceId, outcome: 'unprotected', reason }
           : outcome,
     )
-    return kept === 0 && tombstones.length === 0
-      ? { roleName: role.roleName, action: 'remove', instances: marked }
-      : putDecision(role.roleName, 'compact', documents, marked)
+    return kept === 0 && tombstones.length === 0 && noFunctions
+      ? { roleName: role.roleName, action: 'remove', instances: marked, functions: functionOutcomes }
+      : putDecision('compact', documents, marked)
   }
-  const tombstoneChars = lockPlans('compact', [], tombstones, settings, [])
-    .map((plan) => policyChars(JSON.stringify(plan.render({}, []))) + plan.instanceIds.length * 24)
+  const tombstoneChars = lockPlans('compact', [], tombstones, settings, [], functions)
+    .map((plan) => policyChars(JSON.stringify(plan.render({}, []))) + plan.ids.length * 24)
     .reduce((sum, chars) => sum + chars, DOCUMENT_SHELL)
   throw new LockTooLargeError(
     role.roleName,
@@ -283,15 +406,6 @@ export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): 
     role.budget.otherInlineChars,
     INLINE_POLICY_BUDGET,
   )
-}
-
-function putDecision(
-  roleName: string,
-  form: LockForm,
-  documents: readonly string[],
-  instances: readonly InstanceOutcome[],
-): LockDecision {
-  return { roleName, action: 'put', form, documents, chars: documents.map(policyChars), instances }
 }
 
 function judgeInstances(role: RoleFacts, settings: LockSettings, now: Date) {
@@ -396,6 +510,105 @@ function tombstoneOutcome(
   return { instanceId, outcome: 'tombstoned', since: existing.since, issuedBefore, reason }
 }
 
+/** Why a function outside a VPC is not locked: one sentence naming what to use instead. */
+export const OUTSIDE_VPC_REASON =
+  'it is not attached to a VPC, so the controller cannot know the address its calls leave from: lock it from ' +
+  'inside with the in-function lockdown (README, "Lambda functions", part 2)'
+
+function judgeFunctions(role: RoleFacts, settings: LockSettings, now: Date) {
+  const facts = new Map((role.functions ?? []).map((fn) => [fn.functionName, fn]))
+  const current = role.current.functions ?? { locked: new Set<string>(), tombstones: new Map() }
+  const names = new Set([
+    ...[...facts.values()].filter((fn) => fn.roleName === role.roleName).map((fn) => fn.functionName),
+    ...current.locked,
+    ...current.tombstones.keys(),
+  ])
+  const locked: LockedFunction[] = []
+  const tombstones: FunctionTombstone[] = []
+  const functionOutcomes: FunctionOutcome[] = []
+  for (const functionName of [...names].sort()) {
+    assertFunctionName(functionName)
+    const fn = facts.get(functionName)
+    for (const outcome of judgeFunction(functionName, fn, role.roleName, current, settings, now)) {
+      functionOutcomes.push(outcome)
+      if (outcome.outcome === 'locked') locked.push({ functionName, allowedFrom: outcome.allowedFrom })
+      if (outcome.outcome === 'tombstoned') tombstones.push(outcome)
+    }
+  }
+  return { functions: { locked, tombstones } satisfies FunctionsToLock, functionOutcomes }
+}
+
+/**
+ * Like an instance's, but a function has no stopped state: it is here (locked, released or skipped), gone, or
+ * on another role. Its old credentials live on in warm environments after it is deleted or moved, so those are
+ * refused by issue time; a function created again under the same name gets fresh credentials that work.
+ */
+function judgeFunction(
+  functionName: string,
+  fn: FunctionFacts | undefined,
+  roleName: string,
+  current: FunctionLock,
+  settings: LockSettings,
+  now: Date,
+): FunctionOutcome[] {
+  const wasLocked = current.locked.has(functionName)
+  const here = fn?.roleName === roleName
+  // A function locked again after an earlier tombstone gets a new one covering its newer credentials.
+  const existing = wasLocked && !here ? undefined : current.tombstones.get(functionName)
+  const kept: FunctionOutcome[] = []
+  if (existing) {
+    kept.push(
+      now.getTime() - existing.since.getTime() >= settings.tombstoneRetentionMs
+        ? { functionName, outcome: 'expired', reason: 'its old credentials have expired' }
+        : {
+            functionName,
+            outcome: 'tombstoned',
+            since: existing.since,
+            issuedBefore: existing.issuedBefore ?? existing.since,
+            reason: here
+              ? 'credentials from before it was deleted or moved'
+              : fn
+                ? 'moved to another role'
+                : 'deleted',
+          },
+    )
+  }
+  if (fn && here) {
+    if (!fn.optedIn) {
+      return wasLocked ? [{ functionName, outcome: 'released', reason: 'not opted in' }, ...kept] : kept
+    }
+    if (fn.vpcId === undefined)
+      return [{ functionName, outcome: 'skipped', reason: OUTSIDE_VPC_REASON }, ...kept]
+    if (fn.egressIps === 'unknown') {
+      const reason =
+        fn.egressUnknownReason ?? 'its traffic to AWS leaves through a route whose egress address is unknown'
+      return [{ functionName, outcome: 'skipped', reason }, ...kept]
+    }
+    return [
+      { functionName, outcome: 'locked', allowedFrom: functionSources(fn, fn.vpcId, fn.egressIps) },
+      ...kept,
+    ]
+  }
+  if (existing || !wasLocked) return kept
+  const since = nextWholeSecond(now)
+  const reason = fn ? 'moved to another role' : 'deleted'
+  return [{ functionName, outcome: 'tombstoned', since, issuedBefore: since, reason }]
+}
+
+function functionSources(fn: FunctionFacts, vpcId: string, egressIps: readonly string[]): FunctionSources {
+  const privateCidrs = cidrSet(fn.subnetCidrs, `Subnet CIDR of function ${fn.functionName}`)
+  if (privateCidrs.length === 0) {
+    throw new InvalidFactsError(
+      `Function ${fn.functionName} is in VPC ${vpcId} but no subnet CIDR was given: pass its subnets' CIDRs.`,
+    )
+  }
+  return {
+    vpcId,
+    publicCidrs: cidrSet(egressIps, `Egress address of function ${fn.functionName}`),
+    privateCidrs,
+  }
+}
+
 function allowedSources(instance: InstanceFacts): AllowedSources {
   const egress = instance.egressIps === 'unknown' ? [] : instance.egressIps
   const privateCidrs = cidrSet(instance.privateIps, `Private address of ${instance.instanceId}`)
@@ -424,9 +637,12 @@ function allowedSources(instance: InstanceFacts): AllowedSources {
  * names many instances (a fleet behind one NAT) is split across as many statements and documents as needed.
  */
 interface StatementPlan {
-  readonly instanceIds: readonly string[]
-  /** The statement naming `instanceIds` (a part of the plan's instances) through `match`. */
-  readonly render: (match: ConditionBlockSet, instanceIds: readonly string[]) => PolicyStatement
+  /** Whose credentials it matches: instances by `ec2:SourceInstanceARN`, functions by `lambda:SourceFunctionArn`. */
+  readonly subject: 'instance' | 'function'
+  /** Instance IDs or function names. */
+  readonly ids: readonly string[]
+  /** The statement naming `ids` (a part of the plan's instances or functions) through `match`. */
+  readonly render: (match: ConditionBlockSet, ids: readonly string[]) => PolicyStatement
 }
 
 type ConditionBlockSet = Readonly<Record<string, ConditionBlock>>
@@ -438,13 +654,96 @@ function lockPlans(
   tombstones: readonly Tombstone[],
   settings: LockSettings,
   exemptActions: readonly string[],
+  functions: FunctionsToLock = NO_FUNCTIONS,
 ): StatementPlan[] {
+  const trusted = settings.trustedVpcEndpoints ?? []
   return [
-    ...tombstonePlans(tombstones),
-    ...vpcPlans(locked, settings.trustedVpcEndpoints ?? [], exemptActions),
+    ...tombstonePlans(
+      'instance',
+      tombstones.map(({ instanceId, ...entry }) => ({ id: instanceId, ...entry })),
+    ),
+    ...tombstonePlans(
+      'function',
+      functions.tombstones.map(({ functionName, ...entry }) => ({ id: functionName, ...entry })),
+    ),
+    ...vpcPlans(locked, trusted, exemptActions),
+    ...functionEndpointPlans(functions.locked, trusted, exemptActions),
     ...(settings.refuseImdsV1 && locked.length > 0 ? [imdsV1Plan(locked)] : []),
     ...addressPlans(form, locked, exemptActions),
+    ...functionAddressPlans(functions.locked, exemptActions),
   ]
+}
+
+/** Never the actions Lambda makes for the function from its own addresses, nor the role's exempt actions. */
+function functionActions(exemptActions: readonly string[]): Pick<PolicyStatement, 'NotAction'> {
+  return { NotAction: [...new Set([...LAMBDA_SERVICE_ACTIONS, ...exemptActions])].sort() }
+}
+
+/** Functions grouped by a key of their sources, groups and names in a stable order. */
+function groupFunctions(
+  locked: readonly LockedFunction[],
+  key: (sources: FunctionSources) => string,
+): { readonly sources: FunctionSources; readonly names: string[] }[] {
+  const groups = new Map<string, { sources: FunctionSources; names: string[] }>()
+  for (const { functionName, allowedFrom } of locked) {
+    const group = groups.get(key(allowedFrom)) ?? { sources: allowedFrom, names: [] }
+    group.names.push(functionName)
+    groups.set(key(allowedFrom), group)
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, group]) => group)
+}
+
+/**
+ * A function's calls through a VPC endpoint must come through an endpoint of its own VPC (or a trusted shared
+ * one). No policy variable names a function's VPC, so the statement names it.
+ */
+function functionEndpointPlans(
+  locked: readonly LockedFunction[],
+  trustedVpcEndpoints: readonly string[],
+  exempt: readonly string[],
+): StatementPlan[] {
+  return groupFunctions(locked, (sources) => sources.vpcId).map(({ sources, names }) => {
+    const notFrom: Record<string, string | readonly string[]> = { 'aws:SourceVpc': sources.vpcId }
+    if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
+    return {
+      subject: 'function',
+      ids: names,
+      render: (match) => ({
+        Sid: 'FunctionEndpoint',
+        Effect: 'Deny',
+        ...functionActions(exempt),
+        Resource: '*',
+        Condition: {
+          ...match,
+          StringNotEquals: notFrom,
+          Null: { 'aws:SourceVpc': 'false' },
+          BoolIfExists: NOT_VIA_AWS_SERVICE,
+        },
+      }),
+    }
+  })
+}
+
+/**
+ * Refuses a function's credentials unless the call comes from its subnets' public egress (aws:SourceIp), from
+ * its subnets' own addresses (aws:SourceIp of IAM-authenticated services inside the VPC, aws:VpcSourceIp through
+ * an endpoint). The same shape as an instance's address statement.
+ */
+function functionAddressPlans(locked: readonly LockedFunction[], exempt: readonly string[]): StatementPlan[] {
+  return groupFunctions(locked, (sources) => JSON.stringify(sources)).map(({ sources, names }) => ({
+    subject: 'function',
+    ids: names,
+    render: (match) => ({
+      Effect: 'Deny',
+      ...functionActions(exempt),
+      Resource: '*',
+      Condition: {
+        ...match,
+        ...addressConditions(sources.publicCidrs, sources.privateCidrs),
+        BoolIfExists: NOT_VIA_AWS_SERVICE,
+      },
+    }),
+  }))
 }
 
 function actions(exemptActions: readonly string[]): Pick<PolicyStatement, 'Action' | 'NotAction'> {
@@ -477,7 +776,8 @@ function addressPlans(
   return [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, ids]) => ({
-      instanceIds: ids,
+      subject: 'instance',
+      ids,
       render: (match, named) => {
         const sources = named.map((id) => byId.get(id) as AllowedSources)
         const union = (list: (each: AllowedSources) => readonly string[]) =>
@@ -543,7 +843,8 @@ function vpcPlans(
       }
       if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
       return {
-        instanceIds: ids,
+        subject: 'instance',
+        ids,
         render: (match) => ({
           Sid: 'Endpoint',
           Effect: 'Deny',
@@ -563,7 +864,8 @@ function vpcPlans(
 /** AWS's own example: refuse credentials the instance metadata service delivered without a session token. */
 function imdsV1Plan(locked: readonly LockedInstance[]): StatementPlan {
   return {
-    instanceIds: locked.map((instance) => instance.instanceId),
+    subject: 'instance',
+    ids: locked.map((instance) => instance.instanceId),
     render: (match) => ({
       Sid: 'ImdsV1',
       Effect: 'Deny',
@@ -578,18 +880,22 @@ function imdsV1Plan(locked: readonly LockedInstance[]): StatementPlan {
  * The Sid carries when each tombstone was written (and, for a stopped or moved instance, which credentials it
  * refuses), so it outlives the instance disappearing from EC2.
  */
-function tombstonePlans(tombstones: readonly Tombstone[]): StatementPlan[] {
+function tombstonePlans(
+  subject: StatementPlan['subject'],
+  tombstones: readonly (TombstoneEntry & { readonly id: string })[],
+): StatementPlan[] {
   const groups = new Map<string, { entry: TombstoneEntry; ids: string[] }>()
-  for (const { instanceId, since, issuedBefore } of tombstones) {
+  for (const { id, since, issuedBefore } of tombstones) {
     const sid = `Tombstone${seconds(since)}${issuedBefore ? `Before${seconds(issuedBefore)}` : ''}`
     const group = groups.get(sid) ?? { entry: { since, issuedBefore }, ids: [] }
-    group.ids.push(instanceId)
+    group.ids.push(id)
     groups.set(sid, group)
   }
   return [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([sid, { entry, ids }]) => ({
-      instanceIds: ids,
+      subject,
+      ids,
       render: (match) => ({
         Sid: sid,
         Effect: 'Deny',
@@ -615,6 +921,15 @@ function instanceMatch(prefix: string, instanceIds: readonly string[]): Conditio
   }
 }
 
+/**
+ * Matches the credentials of one or more functions by their exact unqualified ARNs: an ARN operator, as the
+ * Lambda guide asks for lambda:SourceFunctionArn.
+ */
+function functionMatch(prefix: string, functionNames: readonly string[]): ConditionBlockSet {
+  const arns = [...functionNames].sort().map((name) => `${prefix}${name}`)
+  return { ArnEquals: { [FUNCTION_ARN_KEY]: arns.length === 1 ? (arns[0] as string) : arns } }
+}
+
 /** Characters each document may hold: the inline policy's share of the budget, then each managed policy's. */
 function documentCapacities(budget: LockBudget): number[] {
   return [
@@ -632,18 +947,19 @@ function packDocuments(
   scope: LockScope,
   capacities: readonly number[],
 ): string[] | undefined {
-  const prefix = instanceArnPrefix(scope)
+  const prefixes = { instance: instanceArnPrefix(scope), function: functionArnPrefix(scope) }
   const documents: PolicyStatement[][] = [[]]
   let used = DOCUMENT_SHELL
   const cost = (statement: PolicyStatement) =>
     policyChars(JSON.stringify(statement)) + ((documents.at(-1)?.length ?? 0) > 0 ? 1 : 0)
   const room = () => (capacities[documents.length - 1] ?? 0) - used
   for (const plan of plans) {
-    let ids = [...plan.instanceIds].sort()
+    let ids = [...plan.ids].sort()
+    const match = plan.subject === 'function' ? functionMatch : instanceMatch
     while (ids.length > 0) {
       const render = (count: number) => {
         const named = ids.slice(0, count)
-        return withUniqueSid(plan.render(instanceMatch(prefix, named), named), documents.at(-1) ?? [])
+        return withUniqueSid(plan.render(match(prefixes[plan.subject], named), named), documents.at(-1) ?? [])
       }
       const count = largestFitting(ids.length, (candidate) => cost(render(candidate)) <= room())
       if (count === 0) {
@@ -697,26 +1013,35 @@ export function policyChars(document: string): number {
  * nothing, so the next write replaces it with a correct lock.
  */
 export function readLock(documents: string | undefined | readonly (string | undefined)[]): CurrentLock {
-  const locked = new Set<string>()
-  const tombstones = new Map<string, TombstoneEntry>()
+  const instances = { locked: new Set<string>(), tombstones: new Map<string, TombstoneEntry>() }
+  const functions = { locked: new Set<string>(), tombstones: new Map<string, TombstoneEntry>() }
   const list = Array.isArray(documents) ? documents : [documents as string | undefined]
   for (const statement of list.flatMap(parseStatements)) {
     const named = [statement.Condition?.StringEquals?.[ARN_KEY], statement.Condition?.StringLike?.[ARN_KEY]]
-    const ids = named.flat().flatMap((arn) => {
+    const instanceIds = named.flat().flatMap((arn) => {
       const id = typeof arn === 'string' ? arn.split('/').pop() : undefined
       return id && INSTANCE_ID.test(id) ? [id] : []
     })
+    const functionNames = [statement.Condition?.ArnEquals?.[FUNCTION_ARN_KEY]].flat().flatMap((arn) => {
+      const name = typeof arn === 'string' ? arn.split(':function:')[1] : undefined
+      return name && FUNCTION_NAME.test(name) ? [name] : []
+    })
     const tombstone = TOMBSTONE_SID.exec(statement.Sid ?? '')
-    for (const id of ids) {
-      if (!tombstone) {
-        locked.add(id)
-        continue
+    for (const [into, ids] of [
+      [instances, instanceIds],
+      [functions, functionNames],
+    ] as const) {
+      for (const id of ids) {
+        if (!tombstone) {
+          into.locked.add(id)
+          continue
+        }
+        const issuedBefore = tombstone[2] === undefined ? undefined : new Date(Number(tombstone[2]) * 1000)
+        into.tombstones.set(id, { since: new Date(Number(tombstone[1]) * 1000), issuedBefore })
       }
-      const issuedBefore = tombstone[2] === undefined ? undefined : new Date(Number(tombstone[2]) * 1000)
-      tombstones.set(id, { since: new Date(Number(tombstone[1]) * 1000), issuedBefore })
     }
   }
-  return { locked, tombstones }
+  return { ...instances, functions }
 }
 
 /** Whether the controller's policies hold the compact form: then the role's budget is known to be tight. */
@@ -729,6 +1054,7 @@ interface LooseStatement {
   readonly Condition?: {
     readonly StringEquals?: Readonly<Record<string, unknown>>
     readonly StringLike?: Readonly<Record<string, unknown>>
+    readonly ArnEquals?: Readonly<Record<string, unknown>>
   }
 }
 
@@ -748,6 +1074,14 @@ function assertInstanceId(instanceId: string): void {
   if (!INSTANCE_ID.test(instanceId)) {
     throw new InvalidFactsError(
       `"${instanceId}" is not an EC2 instance ID (i- followed by 8 or 17 hex digits).`,
+    )
+  }
+}
+
+function assertFunctionName(functionName: string): void {
+  if (!FUNCTION_NAME.test(functionName)) {
+    throw new InvalidFactsError(
+      `"${functionName}" is not a Lambda function name (1 to 64 letters, digits, hyphens and underscores).`,
     )
   }
 }

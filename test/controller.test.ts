@@ -22,6 +22,7 @@ import {
   NoSuchEntityException,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
@@ -34,6 +35,7 @@ const ec2 = mockClient(EC2Client)
 const iam = mockClient(IAMClient)
 const events = mockClient(EventBridgeClient)
 const sqs = mockClient(SQSClient)
+const lambda = mockClient(LambdaClient)
 const DEAD_LETTER_QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/credential-lock-dlq.fifo'
 const CONTEXT = { invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:credential-lock' }
 const QUEUE = {
@@ -84,6 +86,7 @@ function controller(
   const handler = createHandler({
     ec2: new EC2Client({ region: 'us-east-1' }),
     iam: new IAMClient({ region: 'us-east-1' }),
+    lambda: new LambdaClient({ region: 'us-east-1' }),
     events: new EventBridgeClient({ region: 'us-east-1' }),
     sqs: new SQSClient({ region: 'us-east-1' }),
     deadLetterQueueUrl,
@@ -99,7 +102,8 @@ const MANAGED_ARN = 'arn:aws:iam::123456789012:policy/credential-lock/us-east-1/
 const noSuchEntity = () => new NoSuchEntityException({ message: 'not found', $metadata: {} })
 
 beforeEach(() => {
-  for (const mock of [ec2, iam, events, sqs]) mock.reset()
+  for (const mock of [ec2, iam, events, sqs, lambda]) mock.reset()
+  lambda.on(ListFunctionsCommand).resolves({ Functions: [] })
   iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web'), profile('batch')] })
   iam.on(GetRolePolicyCommand).rejects(noSuchEntity())
   iam.on(ListPoliciesCommand).resolves({ Policies: [] })

@@ -28,7 +28,8 @@ const INTRO = `credential-lock demo
 EC2 instance-role credentials, once stolen, work from anywhere for hours. credential-lock's controller writes
 a deny policy on each opted-in instance's role so that they work only from where the instance really is.
 This demo builds a small AWS account in a local moto emulator: role "${DEFENDERS}" used by Luke and Danny
-(opted in; Danny behind a NAT gateway) and Matt (not opted in). It plays each chapter's real events through
+(opted in; Danny behind a NAT gateway) and Matt (not opted in), and near the end a Lambda function,
+Reporter, tagged, behind the same NAT gateway. It plays each chapter's real events through
 the real Lambda handler, then asks an independent IAM policy evaluator (@cloud-copilot/iam-simulate, not
 AWS's simulator) who may read a report the role is allowed to read, with whose credentials, from where.
 Jessica is the thief, at ${THIEF_IP}.`

@@ -22,7 +22,7 @@ import { useMotoAccount } from './support/moto.js'
 // patterns (exact values, arrays, exists, prefix...) when routing PutEvents to targets. So each deployed rule
 // is recreated in moto with its deployed pattern and SQS FIFO target, and every fixture is put on the bus:
 // the queues that receive it are the rules that match it.
-type RuleName = 'InstanceStateRule' | 'AddressAndProfileRule' | 'LockTagRule'
+type RuleName = 'InstanceStateRule' | 'AddressAndProfileRule' | 'LockTagRule' | 'FunctionRule'
 
 const EXPECTED_RULE: Record<FixtureName, RuleName | undefined> = {
   'ec2-state-change-pending': 'InstanceStateRule',
@@ -39,15 +39,29 @@ const EXPECTED_RULE: Record<FixtureName, RuleName | undefined> = {
   'cloudtrail-disassociate-iam-instance-profile': 'AddressAndProfileRule',
   'tag-change-ec2-instance': 'LockTagRule',
   'tag-change-ec2-instance-opt-out': 'LockTagRule',
+  'cloudtrail-lambda-create-function': 'FunctionRule',
+  'cloudtrail-lambda-update-function-configuration': 'FunctionRule',
+  'cloudtrail-lambda-tag-resource': 'FunctionRule',
+  'cloudtrail-lambda-untag-resource': 'FunctionRule',
+  'cloudtrail-lambda-delete-function': 'FunctionRule',
+  // The pattern cannot tell a function's tag keys or changed fields apart: the controller ignores these itself.
+  'cloudtrail-lambda-untag-other-key': 'FunctionRule',
+  'cloudtrail-lambda-update-function-environment': 'FunctionRule',
   // Unrelated events, and a failed call that changed nothing.
   'cloudtrail-associate-address-failed': undefined,
+  'cloudtrail-lambda-delete-function-failed': undefined,
   'cloudtrail-ec2-describe-instances': undefined,
   'cloudtrail-s3-put-object': undefined,
   'tag-change-s3-bucket': undefined,
   // The schedule rule fires by itself; no pattern rule may take its events.
   'scheduled-event': undefined,
 }
-const RULES: readonly RuleName[] = ['InstanceStateRule', 'AddressAndProfileRule', 'LockTagRule']
+const RULES: readonly RuleName[] = [
+  'InstanceStateRule',
+  'AddressAndProfileRule',
+  'LockTagRule',
+  'FunctionRule',
+]
 
 interface DeployedRule {
   readonly eventPattern: string

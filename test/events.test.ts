@@ -39,6 +39,12 @@ describe('readEvent on the JSON AWS delivers', () => {
     ['tag-change-ec2-instance', { instanceIds: [FIXTURE_INSTANCE], reach: 'named' }],
     ['tag-change-ec2-instance-opt-out', { instanceIds: [FIXTURE_INSTANCE], reach: 'named' }],
     ['scheduled-event', { instanceIds: [], reach: 'all-roles' }],
+    ['cloudtrail-lambda-create-function', { instanceIds: [], functionNames: ['reporter'], reach: 'named' }],
+    ['cloudtrail-lambda-tag-resource', { functionNames: ['reporter'], reach: 'named' }],
+    ['cloudtrail-lambda-untag-resource', { functionNames: ['reporter'], reach: 'named' }],
+    // A new role: the old one is not named, and the function's old credentials on it need a tombstone.
+    ['cloudtrail-lambda-update-function-configuration', { functionNames: ['reporter'], reach: 'all-roles' }],
+    ['cloudtrail-lambda-delete-function', { functionNames: ['reporter'], reach: 'all-roles' }],
   ])('%s becomes a trigger', (name, expected) => {
     // Prepare
     const event = fixture(name)
@@ -55,6 +61,9 @@ describe('readEvent on the JSON AWS delivers', () => {
     ['cloudtrail-ec2-describe-instances', /does not change a lock/],
     ['cloudtrail-s3-put-object', /not an EC2 API call|not handled/],
     ['tag-change-s3-bucket', /not handled/],
+    ['cloudtrail-lambda-untag-other-key', /the tag credential-lock did not change/],
+    ['cloudtrail-lambda-update-function-environment', /changed neither the function's role nor its VPC/],
+    ['cloudtrail-lambda-delete-function-failed', /failed with ResourceNotFoundException/],
   ])('%s is ignored with a reason', (name, reason) => {
     // Prepare
     const event = fixture(name)
@@ -64,6 +73,23 @@ describe('readEvent on the JSON AWS delivers', () => {
 
     // Assess
     expect(result).toMatchObject({ ignored: expect.stringMatching(reason) })
+  })
+
+  it.each([
+    'reporter',
+    'arn:aws:lambda:us-east-1:123456789012:function:reporter',
+    'arn:aws:lambda:us-east-1:123456789012:function:reporter:live',
+    '123456789012:function:reporter',
+  ])('a deletion naming the function as %s names the function', (reference) => {
+    // Prepare
+    const event = fixture('cloudtrail-lambda-delete-function')
+    ;(event.detail as { requestParameters: unknown }).requestParameters = { functionName: reference }
+
+    // Act
+    const trigger = readEvent(event, LOCK_TAG)
+
+    // Assess
+    expect(trigger).toMatchObject({ functionNames: ['reporter'] })
   })
 
   it('a tag change that did not touch the lock tag is ignored', () => {
@@ -89,6 +115,15 @@ describe('readEvent on the JSON AWS delivers', () => {
       'a state change with a forged instance id',
       { ...fixture('ec2-state-change-running'), detail: { 'instance-id': 'i-../../etc', state: 'running' } },
       /not an EC2 instance ID/,
+    ],
+    [
+      'a deletion naming no function',
+      (() => {
+        const event = fixture('cloudtrail-lambda-delete-function')
+        ;(event.detail as { requestParameters: unknown }).requestParameters = { functionName: 'a/../b' }
+        return event
+      })(),
+      /not a Lambda function name or ARN/,
     ],
   ])('%s is malformed and named as such', (_, event, message) => {
     // Act

@@ -141,6 +141,7 @@ describe('a fleet too large for the inline policy, against moto', () => {
     await uninstall(
       { RequestType: 'Delete' } as CloudFormationCustomResourceEvent,
       controller.iam,
+      controller.lambda,
       world.region,
       { kind: 'all' },
       () => {},

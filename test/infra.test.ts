@@ -173,6 +173,24 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         detail: { service: ['ec2'], 'resource-type': ['instance'], 'changed-tag-keys': ['credential-lock'] },
       },
     ],
+    [
+      'FunctionRule',
+      {
+        source: ['aws.lambda'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['lambda.amazonaws.com'],
+          eventName: [
+            'CreateFunction20150331',
+            'UpdateFunctionConfiguration20150331v2',
+            'TagResource20170331v2',
+            'UntagResource20170331v2',
+            'DeleteFunction20150331',
+          ],
+          errorCode: [{ exists: false }],
+        },
+      },
+    ],
   ])('%s has exactly the deployed pattern', (rule, pattern) => {
     // Prepare
     const ruleId = logicalIdOf(template, 'AWS::Events::Rule', `CredentialLock${rule}`)
@@ -197,7 +215,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     const rules = Object.values(template.findResources('AWS::Events::Rule'))
 
     // Assess
-    expect(rules).toHaveLength(4)
+    expect(rules).toHaveLength(5)
     for (const rule of rules) {
       expect(rule.Properties.Targets).toEqual([
         {
@@ -219,8 +237,8 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
       ),
     )
 
-    // Assess: 4 rules on the FIFO queue, 4 on the undelivered-event queue
-    expect(sends).toHaveLength(8)
+    // Assess: 5 rules on the FIFO queue, 5 on the undelivered-event queue
+    expect(sends).toHaveLength(10)
     for (const statement of sends) {
       expect([statement.Action].flat()).toContain('sqs:SendMessage')
       expect(statement).toMatchObject({
@@ -383,8 +401,29 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
           'ec2:DescribeRouteTables',
           'ec2:DescribeNatGateways',
           'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
         ],
         Resource: '*',
+      },
+      { Sid: 'ListFunctions', Effect: 'Allow', Action: 'lambda:ListFunctions', Resource: '*' },
+      {
+        Sid: 'ReadFunctionTags',
+        Effect: 'Allow',
+        Action: 'lambda:ListTags',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':lambda:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':function:*',
+            ],
+          ],
+        },
       },
       {
         Sid: 'FindInstanceProfileRoles',
@@ -485,7 +524,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     })
   })
 
-  it('lets the uninstall handler only list instance profiles, delete role policies and its own managed ones', () => {
+  it('lets the uninstall handler only list instance profiles and functions, delete role policies and its own managed ones', () => {
     // Prepare
     const role = logicalIdOf(template, 'AWS::IAM::Role', 'CredentialLockUninstallHandlerRole')
 
@@ -498,6 +537,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     )
     expect(actions).toEqual([
       'iam:ListInstanceProfiles',
+      'lambda:ListFunctions',
       'iam:DeleteRolePolicy',
       'iam:ListPolicies',
       ['iam:ListPolicyVersions', 'iam:DeletePolicyVersion', 'iam:DeletePolicy'],
@@ -521,7 +561,7 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
     const resources = template.toJSON().Resources
 
     // Assess
-    expect(controllerPieces).toHaveLength(8)
+    expect(controllerPieces).toHaveLength(9)
     for (const piece of controllerPieces) expect(resources[piece].DependsOn).toContain(uninstall)
     expect(resources[uninstall].DependsOn).toBeUndefined()
   })

@@ -65,6 +65,7 @@ describe('cdk-nag AwsSolutions checks on the whole app (lock stack with every op
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/credential-lock/<AWS::Region>/*] CredentialLock/CredentialLock/Uninstall/HandlerRole/DefaultPolicy/Resource',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*] CredentialLock/CredentialLock/ControllerRole/DefaultPolicy/Resource',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*] CredentialLock/CredentialLock/Uninstall/HandlerRole/DefaultPolicy/Resource',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*] CredentialLock/CredentialLock/ControllerRole/DefaultPolicy/Resource',
       'AwsSolutions-S1 CredentialLock/CredentialLock/TrailBucket/Resource',
       'AwsSolutions-SQS3 CredentialLock/CredentialLock/UndeliveredEventQueue/Resource',
       'AwsSolutions-VPC7 CredentialLockDemo/Vpc/Resource',

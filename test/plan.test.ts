@@ -13,6 +13,7 @@ import {
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { type ControllerConfig, readConfig } from '../handlers/config.js'
@@ -68,6 +69,7 @@ async function buildPlanWorld(endpoint: string): Promise<PlanWorld> {
     iam: new IAMClient(clientConfig),
     sts: new STSClient(clientConfig),
     eks: new EKSClient(clientConfig),
+    lambda: new LambdaClient(clientConfig),
     events: new EventBridgeClient(clientConfig),
   }
   const operator = { ec2: new EC2Client(clientConfig), iam: new IAMClient(clientConfig) }
@@ -77,6 +79,7 @@ async function buildPlanWorld(endpoint: string): Promise<PlanWorld> {
     clients.iam,
     clients.sts,
     clients.eks,
+    clients.lambda,
     clients.events,
     operator.ec2,
     operator.iam,
@@ -89,6 +92,7 @@ async function buildPlanWorld(endpoint: string): Promise<PlanWorld> {
     clients.iam,
     clients.sts,
     clients.eks,
+    clients.lambda,
     clients.events,
   )
 
@@ -366,6 +370,7 @@ describe('the plan', () => {
         otherVpcIds: [],
       },
     ],
+    functions: [],
     ...line,
   })
 

@@ -1197,7 +1197,11 @@ describe('documents', () => {
   it('read as empty when they are not the controller’s', () => {
     // Prepare / Act / Assess
     for (const document of [undefined, 'not json', '{"Statement":"nope"}', '{"Statement":[1,null]}']) {
-      expect(readLock(document)).toEqual({ locked: new Set(), tombstones: new Map() })
+      expect(readLock(document)).toEqual({
+        locked: new Set(),
+        tombstones: new Map(),
+        functions: { locked: new Set(), tombstones: new Map() },
+      })
     }
   })
 
@@ -1213,6 +1217,7 @@ describe('documents', () => {
       roleName: ROLE,
       action: 'remove',
       instances: [{ instanceId: WEB.facts.instanceId, outcome: 'released', reason: 'not opted in' }],
+      functions: [],
     })
   })
 

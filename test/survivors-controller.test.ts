@@ -288,6 +288,7 @@ describe('the decision each role logs and publishes for auditors', () => {
         },
         { instanceId: GHOST, outcome: 'released', reason: 'not opted in' },
       ],
+      functions: [],
     }
     expect(audit).toEqual([expected])
     expect(lines).toContainEqual({ level: 'INFO', message: 'lock decision', fields: expected })

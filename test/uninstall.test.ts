@@ -8,6 +8,7 @@ import {
   ListPolicyVersionsCommand,
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -15,6 +16,7 @@ import type { RoleScope } from '../handlers/role-scope.js'
 import { uninstall } from '../handlers/uninstall.js'
 
 const iamMock = mockClient(IAMClient)
+const lambdaMock = mockClient(LambdaClient)
 const REGION = 'eu-west-3'
 const TAGGED: RoleScope = { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } }
 
@@ -24,6 +26,7 @@ function runUninstall(requestType: 'Create' | 'Update' | 'Delete', roleScope: Ro
   const running = uninstall(
     customResourceEvent(requestType),
     new IAMClient({ region: REGION }),
+    new LambdaClient({ region: REGION }),
     REGION,
     roleScope,
     (message) => warnings.push(message),
@@ -63,7 +66,9 @@ function profile(name: string, roleName: string) {
 describe('uninstall custom resource', () => {
   beforeEach(() => {
     iamMock.reset()
+    lambdaMock.reset()
     iamMock.on(ListPoliciesCommand).resolves({ Policies: [] })
+    lambdaMock.on(ListFunctionsCommand).resolves({ Functions: [] })
   })
 
   it('detaches and deletes the managed policies under its own path, and no other', async () => {
@@ -125,6 +130,27 @@ describe('uninstall custom resource', () => {
       { RoleName: 'batch-role', PolicyName: 'credential-lock-eu-west-3' },
     ])
     expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+  })
+
+  it('deletes it from the roles of functions too, a role shared with an instance profile once', async () => {
+    // Prepare
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web', 'web-role')] })
+    const fn = (name: string, role: string) => ({
+      FunctionName: name,
+      FunctionArn: `arn:aws:lambda:${REGION}:123456789012:function:${name}`,
+      Role: `arn:aws:iam::123456789012:role/service/${role}`,
+    })
+    lambdaMock
+      .on(ListFunctionsCommand)
+      .resolves({ Functions: [fn('reporter', 'reporter-role'), fn('web-hook', 'web-role')] })
+    iamMock.on(DeleteRolePolicyCommand).resolves({})
+
+    // Act
+    await runUninstall('Delete').running
+
+    // Assess
+    const deletions = iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input.RoleName)
+    expect(deletions).toEqual(['web-role', 'reporter-role'])
   })
 
   it('tolerates roles that carry no lock (NoSuchEntity)', async () => {

@@ -38,12 +38,14 @@ export interface LockShape {
   readonly form: LockForm | undefined
   readonly locked: number
   readonly tombstoned: number
+  /** Functions locked by it. */
+  readonly functions: number
 }
 
 /** The shape of a lock the controller wrote; undefined when the role has none. */
 export function lockShape(document: string | undefined): LockShape | undefined {
   if (document === undefined) return undefined
-  const { locked, tombstones } = readLock(document)
+  const { locked, tombstones, functions } = readLock(document)
   // renderLock names its one role-wide statement `Compact`; the precise form has one statement per instance.
   const statements = (JSON.parse(document) as { Statement?: { Sid?: string }[] }).Statement ?? []
   const compact = statements.some((statement) => statement.Sid === 'Compact')
@@ -52,13 +54,16 @@ export function lockShape(document: string | undefined): LockShape | undefined {
     form: locked.size === 0 ? undefined : compact ? 'compact' : 'precise',
     locked: locked.size,
     tombstoned: tombstones.size,
+    functions: functions?.locked.size ?? 0,
   }
 }
 
-/** e.g. `1,234 chars, precise: 2 locked, 1 tombstoned`, or `no lock`. */
+/** e.g. `1,234 chars, precise: 2 locked, 1 tombstoned, 1 function locked`, or `no lock`. */
 export function describeLock(shape: LockShape | undefined): string {
   if (shape === undefined) return 'no lock'
   const form = shape.form === undefined ? '' : `, ${shape.form}`
   const tombstoned = shape.tombstoned === 0 ? '' : `, ${shape.tombstoned} tombstoned`
-  return `${shape.chars.toLocaleString('en-US')} chars${form}: ${shape.locked} locked${tombstoned}`
+  const functions =
+    shape.functions === 0 ? '' : `, ${shape.functions} function${shape.functions > 1 ? 's' : ''} locked`
+  return `${shape.chars.toLocaleString('en-US')} chars${form}: ${shape.locked} locked${tombstoned}${functions}`
 }

@@ -4,6 +4,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
+import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { type ControllerConfig, readConfig } from '../../handlers/config.js'
 import { createHandler } from '../../handlers/lambda.js'
@@ -19,6 +20,7 @@ export interface ControllerUnderTest {
   /** Operator-side clients in the same moto account, not counted. */
   readonly ec2: EC2Client
   readonly iam: IAMClient
+  readonly lambda: LambdaClient
   readonly accountId: string
   /** Every `lock decision` line the controller logged, oldest first. */
   readonly decisions: readonly DecisionLine[]
@@ -30,6 +32,10 @@ export interface DecisionLine {
   readonly action: string
   readonly reason: string
   readonly instances: readonly ({ readonly instanceId: string; readonly outcome: string } & Record<
+    string,
+    unknown
+  >)[]
+  readonly functions: readonly ({ readonly functionName: string; readonly outcome: string } & Record<
     string,
     unknown
   >)[]
@@ -68,11 +74,23 @@ export function controllerUnderTest(
   const controllerClients = {
     ec2: new EC2Client(clientConfig),
     iam: new IAMClient(clientConfig),
+    lambda: new LambdaClient(clientConfig),
     events: new EventBridgeClient(clientConfig),
   }
-  const operator = { ec2: new EC2Client(clientConfig), iam: new IAMClient(clientConfig) }
+  const operator = {
+    ec2: new EC2Client(clientConfig),
+    iam: new IAMClient(clientConfig),
+    lambda: new LambdaClient(clientConfig),
+  }
   const accountId = useMotoAccount(controllerClients.ec2, options.accountId)
-  for (const client of [controllerClients.iam, controllerClients.events, operator.ec2, operator.iam]) {
+  for (const client of [
+    controllerClients.iam,
+    controllerClients.lambda,
+    controllerClients.events,
+    operator.ec2,
+    operator.iam,
+    operator.lambda,
+  ]) {
     useMotoAccount(client, accountId)
   }
   // moto does not enforce IAM's inline-policy quota; the controller relies on IAM refusing it.
@@ -80,6 +98,7 @@ export function controllerUnderTest(
   const calls = new AwsCallCounter().attachTo(
     controllerClients.ec2,
     controllerClients.iam,
+    controllerClients.lambda,
     controllerClients.events,
   )
   let offsetMs = 0

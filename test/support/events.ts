@@ -15,6 +15,9 @@ const FIXTURE_ASSOCIATION_IDS = {
   byEni: 'eipassoc-0f1e2d3c4b5a69789',
 }
 const FIXTURE_PROFILE_ASSOCIATION_IDS = ['iip-assoc-0750e3af14e2b40ad', 'iip-assoc-08049da59357d598c']
+const FIXTURE_ACCOUNT_ID = '123456789012'
+const FIXTURE_FUNCTION_NAME = 'reporter'
+const FIXTURE_NEW_ROLE_NAME = 'defenders-next'
 
 export type FixtureName =
   | `ec2-state-change-${InstanceState}`
@@ -31,6 +34,18 @@ export type FixtureName =
   | 'tag-change-ec2-instance-opt-out'
   | 'tag-change-s3-bucket'
   | 'scheduled-event'
+  | FunctionFixtureName
+  | 'cloudtrail-lambda-untag-other-key'
+  | 'cloudtrail-lambda-update-function-environment'
+  | 'cloudtrail-lambda-delete-function-failed'
+
+/** The Lambda calls that change a function's lock. */
+export type FunctionFixtureName =
+  | 'cloudtrail-lambda-create-function'
+  | 'cloudtrail-lambda-update-function-configuration'
+  | 'cloudtrail-lambda-tag-resource'
+  | 'cloudtrail-lambda-untag-resource'
+  | 'cloudtrail-lambda-delete-function'
 
 /**
  * The envelope EventBridge delivers. A type alias, not an interface, so an event is assignable to
@@ -215,6 +230,25 @@ export function tagChange(
   event.detail.tags = { ...tags }
   event.detail['changed-tag-keys'] = [...changedKeys]
   return event
+}
+
+/**
+ * A successful Lambda call on `functionName` in `accountId`, as CloudTrail records it; an update-configuration
+ * event moves the function to `newRoleName`.
+ */
+export function functionCall(
+  name: FunctionFixtureName,
+  functionName: string,
+  accountId: string,
+  newRoleName = FIXTURE_NEW_ROLE_NAME,
+): AnyEventBridgeEvent {
+  // Quoted, or with the ARN's colon, so a name like "reporter" does not also rewrite "/aws/lambda/reporter".
+  return loadEvent(name, {
+    [`"${FIXTURE_FUNCTION_NAME}"`]: `"${functionName}"`,
+    [`:function:${FIXTURE_FUNCTION_NAME}"`]: `:function:${functionName}"`,
+    [`role/${FIXTURE_NEW_ROLE_NAME}"`]: `role/${newRoleName}"`,
+    [FIXTURE_ACCOUNT_ID]: accountId,
+  })
 }
 
 export function scheduled(): ScheduledEvent {

@@ -25,6 +25,7 @@ import {
   ListRolePoliciesCommand,
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { vi } from 'vitest'
@@ -45,13 +46,14 @@ export const QUEUE = {
 /** The clock every handler here runs at. */
 export const NOW = new Date('2026-11-25T12:00:00Z')
 
-/** Mocks for the four clients; call once per test file, at its top. */
+/** Mocks for the five clients; call once per test file, at its top. */
 export function mockAws() {
   return {
     ec2: mockClient(EC2Client),
     iam: mockClient(IAMClient),
     events: mockClient(EventBridgeClient),
     sqs: mockClient(SQSClient),
+    lambda: mockClient(LambdaClient),
   }
 }
 
@@ -103,6 +105,7 @@ export function serveWorld(aws: MockedAws, world: MockedWorld): void {
     Reservations: [{ Instances: world.instances.filter((instance) => matches(instance, Filters ?? [])) }],
   }))
   aws.iam.on(ListPoliciesCommand).resolves({ Policies: [] })
+  aws.lambda.on(ListFunctionsCommand).resolves({ Functions: [] })
   aws.iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] })
   aws.iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] })
   aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] })
@@ -159,6 +162,7 @@ export function mockedHandler(options: HandlerOptions = {}) {
     iam: new IAMClient({ region: REGION }),
     events: new EventBridgeClient({ region: REGION }),
     sqs: new SQSClient({ region: REGION }),
+    lambda: new LambdaClient({ region: REGION }),
     deadLetterQueueUrl,
     logger,
     metrics: metrics as unknown as Metrics,

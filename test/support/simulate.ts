@@ -14,7 +14,8 @@
  * Every request signed with an instance-role credential also carries, wherever it is used from, the keys that
  * name where the credential was issued: `ec2:SourceInstanceARN`, `aws:EC2InstanceSourceVPC` and (when the
  * instance has a private IPv4) `aws:EC2InstanceSourcePrivateIPv4`. Stolen credentials keep them: that is what
- * lets the lock tell the real instance from a thief.
+ * lets the lock tell the real instance from a thief. A Lambda function's execution-role credential carries
+ * `lambda:SourceFunctionArn` instead (and no EC2 key): pass {@link FunctionCredentials} to the same builders.
  *
  * The helper is strict on purpose: iam-simulate silently drops context keys it does not know for the action
  * and does not validate IP or boolean values, and either would turn a deny into a false "Allowed". Both are
@@ -49,6 +50,23 @@ export interface InstanceCredentials {
    */
   readonly issuedAt?: Date | undefined
 }
+
+/** Where a Lambda function's execution-role credential was issued: the function and its role. */
+export interface FunctionCredentials {
+  readonly partition?: string
+  readonly accountId: string
+  readonly region: string
+  readonly roleName: string
+  readonly functionName: string
+  /**
+   * When the credential was issued (`aws:TokenIssueTime`).
+   * @default {@link LONG_AGO}
+   */
+  readonly issuedAt?: Date | undefined
+}
+
+/** An instance's credential or a function's: every request builder takes either. */
+export type Credentials = InstanceCredentials | FunctionCredentials
 
 /** The issue time of a credential when a test does not say: older than every event the tests play. */
 export const LONG_AGO = new Date('2020-01-01T00:00:00.000Z')
@@ -94,6 +112,34 @@ export function instancePrincipal(instance: InstanceCredentials): string {
   return `arn:${instance.partition ?? 'aws'}:sts::${instance.accountId}:assumed-role/${instance.roleName}/${instance.instanceId}`
 }
 
+/** `arn:aws:sts::<account>:assumed-role/<role>/<function name>`: the session Lambda creates for a function. */
+export function functionPrincipal(fn: FunctionCredentials): string {
+  return `arn:${fn.partition ?? 'aws'}:sts::${fn.accountId}:assumed-role/${fn.roleName}/${fn.functionName}`
+}
+
+/**
+ * The keys every request signed with this function's execution-role credential carries, from its execution
+ * environment or from Lambda's own calls for it: `lambda:SourceFunctionArn` (the unqualified ARN), no EC2 key.
+ */
+export function functionSessionKeys(fn: FunctionCredentials): Record<string, string> {
+  const partition = fn.partition ?? 'aws'
+  return {
+    'aws:PrincipalArn': `arn:${partition}:iam::${fn.accountId}:role/${fn.roleName}`,
+    'aws:PrincipalAccount': fn.accountId,
+    'aws:userid': `AROAEXAMPLEROLEID:${fn.functionName}`,
+    'lambda:SourceFunctionArn': `arn:${partition}:lambda:${fn.region}:${fn.accountId}:function:${fn.functionName}`,
+    'aws:TokenIssueTime': (fn.issuedAt ?? LONG_AGO).toISOString(),
+  }
+}
+
+/**
+ * One of the calls Lambda itself makes with the function's credential from outside its execution environment
+ * (log delivery, traces, EFS mounts): from Lambda's own address, not a forward-access session.
+ */
+export function byLambdaService(fn: FunctionCredentials, lambdaIp: string, call: ApiCall): SimulatedRequest {
+  return request(fn, call, { 'aws:SourceIp': lambdaIp, 'aws:ViaAWSService': 'false' })
+}
+
 /** The keys every request signed with this instance's role credential carries, wherever it comes from. */
 export function instanceSessionKeys(instance: InstanceCredentials): Record<string, string> {
   const partition = instance.partition ?? 'aws'
@@ -114,7 +160,7 @@ export function instanceSessionKeys(instance: InstanceCredentials): Record<strin
  * or a thief's. No VPC keys: those exist only through a VPC endpoint.
  */
 export function fromPublicIp(
-  instance: InstanceCredentials,
+  instance: Credentials,
   ip: string,
   call: ApiCall = GET_OBJECT,
 ): SimulatedRequest {
@@ -126,7 +172,7 @@ export function fromPublicIp(
  * `aws:SourceIp` is absent on this path.
  */
 export function throughEndpoint(
-  instance: InstanceCredentials,
+  instance: Credentials,
   endpoint: { readonly vpc: string; readonly privateIp: string; readonly vpce?: string },
   call: ApiCall = GET_OBJECT,
 ): SimulatedRequest {
@@ -143,7 +189,7 @@ export function throughEndpoint(
  * `aws:SourceIp` is the service's own address and `aws:ViaAWSService` is true.
  */
 export function viaAwsService(
-  instance: InstanceCredentials,
+  instance: Credentials,
   serviceIp: string,
   call: ApiCall = GET_OBJECT,
 ): SimulatedRequest {
@@ -171,16 +217,13 @@ export function roleSessionFromPublicIp(
   }
 }
 
-function request(
-  instance: InstanceCredentials,
-  call: ApiCall,
-  pathKeys: Record<string, string>,
-): SimulatedRequest {
+function request(signer: Credentials, call: ApiCall, pathKeys: Record<string, string>): SimulatedRequest {
+  const isFunction = 'functionName' in signer
   return {
-    principal: instancePrincipal(instance),
-    accountId: instance.accountId,
+    principal: isFunction ? functionPrincipal(signer) : instancePrincipal(signer),
+    accountId: signer.accountId,
     call,
-    context: { ...instanceSessionKeys(instance), ...pathKeys },
+    context: { ...(isFunction ? functionSessionKeys(signer) : instanceSessionKeys(signer)), ...pathKeys },
   }
 }
 

@@ -15,6 +15,7 @@ import {
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam'
+import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { Context, SQSBatchResponse } from 'aws-lambda'
 import type { ControllerEvent } from '../../handlers/lambda.js'
 import { lockPolicyName } from '../../policy/lock.js'
@@ -23,13 +24,23 @@ import {
   type AnyEventBridgeEvent,
   associateAddress,
   disassociateAddress,
+  functionCall,
   scheduled,
   sqsBatch,
   stateChange,
   tagChange,
 } from './events.js'
 import {
+  allowFunctionBasics,
+  createFunction,
+  functionCredentials,
+  LAMBDA_SERVICE_IP,
+  PUT_LOG_EVENTS,
+  type WorldFunction,
+} from './functions.js'
+import {
   type ApiCall,
+  byLambdaService,
   fromPublicIp,
   type InstanceCredentials,
   type RolePolicy,
@@ -72,6 +83,7 @@ export interface StoryDeps {
   /** Clients the story acts with, as an operator would. */
   readonly ec2: EC2Client
   readonly iam: IAMClient
+  readonly lambda: LambdaClient
   /** The real controller, with its own clients counted by `calls`. */
   readonly handler: ControllerHandler
   readonly calls: AwsCallCounter
@@ -132,6 +144,7 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
     elasticIp: { allocationId: '', associationId: '', publicIp: '' },
     /** When the story last started each instance: moto keeps LaunchTime from the first launch, AWS updates it. */
     startedAt: new Map<string, Date>(),
+    reporter: { functionName: '', functionArn: '' } as WorldFunction,
   }
   const read = (who: WorldInstance) => readInstance(ec2, who.instanceId)
   const credentials = (who: WorldInstance): InstanceCredentials => ({
@@ -458,6 +471,54 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
           stateChange('i-0123456789abcdef0', 'running'),
         ),
       checks: lockedTable,
+    },
+    {
+      title: 'Reporter, a tagged function behind the NAT, leaks its credentials: Jessica is refused outside',
+      explanation:
+        "A function's credentials sit in its environment: tagged, it is locked to its subnets' NAT and VPC, " +
+        'while Lambda still delivers its logs.',
+      eventKind: 'function created',
+      act: async () => {
+        await allowFunctionBasics(deps.iam, world.role.roleName)
+        memory.reporter = await createFunction(deps.lambda, world, {
+          name: 'reporter',
+          optedIn: true,
+          subnetIds: [world.privateSubnet.subnetId],
+        })
+        return { direct: functionCall('cloudtrail-lambda-create-function', 'reporter', world.accountId) }
+      },
+      checks: async () => {
+        const reporter = functionCredentials(world, memory.reporter)
+        const nat = world.privateSubnet.natPublicIp
+        const danny = await read(world.danny)
+        return [
+          {
+            who: 'Reporter uses its credentials',
+            from: `the NAT gateway ${nat}`,
+            request: fromPublicIp(reporter, nat, READ_REPORT),
+            expected: 'Allowed',
+          },
+          {
+            who: "Lambda delivers Reporter's logs",
+            from: `Lambda's own address ${LAMBDA_SERVICE_IP}`,
+            request: byLambdaService(reporter, LAMBDA_SERVICE_IP, PUT_LOG_EVENTS),
+            expected: 'Allowed',
+          },
+          {
+            who: "Jessica uses Reporter's credentials",
+            from: THIEF_IP,
+            request: fromPublicIp(reporter, THIEF_IP, READ_REPORT),
+            expected: 'ExplicitlyDenied',
+          },
+          {
+            who: "Jessica uses Reporter's credentials",
+            from: 'an endpoint in her own VPC',
+            request: throughEndpoint(reporter, { vpc: FOREIGN_VPC, privateIp: '10.0.2.57' }, READ_REPORT),
+            expected: 'ExplicitlyDenied',
+          },
+          publicCall("Danny uses Danny's credentials", danny, `the NAT gateway ${nat}`, nat, 'Allowed'),
+        ]
+      },
     },
     {
       title: 'Danny is terminated: his credentials stay refused everywhere',
