@@ -1,6 +1,13 @@
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import { ReadWriteType, Trail } from 'aws-cdk-lib/aws-cloudtrail'
-import { Alarm, ComparisonOperator, type IMetric, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch'
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch'
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
 import { EventBus, Match, Rule, Schedule } from 'aws-cdk-lib/aws-events'
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets'
@@ -538,22 +545,19 @@ export class CredentialLock extends Construct {
       aboveZero(
         'LockFailureAlarm',
         'The controller could not reconcile a role or record (metric Failures): read "what failed".',
-        new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: 'Failures',
-          dimensionsMap: { service: SERVICE_NAME },
-          statistic: 'Sum',
-          period: Duration.minutes(5),
-        }),
+        controllerMetric('Failures'),
       ),
       aboveZero(
         'UnprotectedInstanceAlarm',
-        'An opted-in instance could not be locked (metric InstancesUnprotected): read "why is an instance locked".',
-        new Metric({
-          namespace: METRICS_NAMESPACE,
-          metricName: 'InstancesUnprotected',
-          dimensionsMap: { service: SERVICE_NAME },
-          statistic: 'Sum',
+        'An opted-in instance or function could not be locked (metrics InstancesUnprotected, FunctionsUnprotected): ' +
+          'read its decision line.',
+        new MathExpression({
+          expression: 'FILL(instances, 0) + FILL(functions, 0)',
+          usingMetrics: {
+            instances: controllerMetric('InstancesUnprotected'),
+            functions: controllerMetric('FunctionsUnprotected'),
+          },
+          label: 'opted-in workloads left unprotected',
           period: Duration.minutes(5),
         }),
       ),
@@ -712,4 +716,15 @@ function checkTag(prop: string, value: string, maxLength: number): void {
       `${prop} "${value}" must be 1 to ${maxLength} letters, digits, spaces or _ . : / = + - @, without leading or trailing spaces.`,
     )
   }
+}
+
+/** A count the controller publishes (Powertools EMF), summed over five minutes. */
+function controllerMetric(metricName: string): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: SERVICE_NAME },
+    statistic: 'Sum',
+    period: Duration.minutes(5),
+  })
 }

@@ -336,11 +336,21 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 0],
       ['AWS/Lambda', 'Errors', 0],
       ['CredentialLock', 'Failures', 0],
-      ['CredentialLock', 'InstancesUnprotected', 0],
+      [undefined, undefined, 0],
       ['AWS/SQS', 'ApproximateAgeOfOldestMessage', 900],
     ])
     expect(alarms[3]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
-    expect(alarms[4]?.Dimensions).toEqual([{ Name: 'service', Value: 'credential-lock' }])
+    const unprotected = alarms[4]?.Metrics as {
+      Expression?: string
+      MetricStat?: { Metric: { MetricName: string } }
+    }[]
+    expect(unprotected.find((metric) => metric.Expression)?.Expression).toBe(
+      'FILL(instances, 0) + FILL(functions, 0)',
+    )
+    expect(unprotected.flatMap((metric) => metric.MetricStat?.Metric.MetricName ?? []).sort()).toEqual([
+      'FunctionsUnprotected',
+      'InstancesUnprotected',
+    ])
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topic }])
       expect(alarm.OKActions).toEqual([{ Ref: topic }])
