@@ -703,23 +703,17 @@ function functionEndpointPlans(
   exempt: readonly string[],
 ): StatementPlan[] {
   return groupFunctions(locked, (sources) => sources.vpcId).map(({ sources, names }) => {
-    const notFrom: Record<string, string | readonly string[]> = { 'aws:SourceVpc': sources.vpcId }
-    if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
     return {
       subject: 'function',
       ids: names,
-      render: (match) => ({
-        Sid: 'FunctionEndpoint',
-        Effect: 'Deny',
-        ...functionActions(exempt),
-        Resource: '*',
-        Condition: {
-          ...match,
-          StringNotEquals: notFrom,
-          Null: { 'aws:SourceVpc': 'false' },
-          BoolIfExists: NOT_VIA_AWS_SERVICE,
-        },
-      }),
+      render: (match) =>
+        endpointStatement(
+          'FunctionEndpoint',
+          functionActions(exempt),
+          match,
+          sources.vpcId,
+          trustedVpcEndpoints,
+        ),
     }
   })
 }
@@ -838,27 +832,46 @@ function vpcPlans(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([otherVpcs, ids]) => {
       const vpcs = [OWN_VPC, ...(otherVpcs === '' ? [] : otherVpcs.split(','))]
-      const notFrom: Record<string, string | readonly string[]> = {
-        'aws:SourceVpc': vpcs.length === 1 ? OWN_VPC : vpcs,
-      }
-      if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
       return {
         subject: 'instance',
         ids,
-        render: (match) => ({
-          Sid: 'Endpoint',
-          Effect: 'Deny',
-          ...actions(exempt),
-          Resource: '*',
-          Condition: {
-            ...match,
-            StringNotEquals: notFrom,
-            Null: { 'aws:SourceVpc': 'false' },
-            BoolIfExists: NOT_VIA_AWS_SERVICE,
-          },
-        }),
+        render: (match) =>
+          endpointStatement(
+            'Endpoint',
+            actions(exempt),
+            match,
+            vpcs.length === 1 ? OWN_VPC : vpcs,
+            trustedVpcEndpoints,
+          ),
       }
     })
+}
+
+/**
+ * Refuses endpoint calls through any VPC but `vpcs` (or a trusted shared-services endpoint); the `Null` guard keeps
+ * it off the public path, where aws:SourceVpc is absent.
+ */
+function endpointStatement(
+  sid: string,
+  actions: Pick<PolicyStatement, 'Action' | 'NotAction'>,
+  match: ConditionBlockSet,
+  vpcs: string | readonly string[],
+  trustedVpcEndpoints: readonly string[],
+): PolicyStatement {
+  const notFrom: Record<string, string | readonly string[]> = { 'aws:SourceVpc': vpcs }
+  if (trustedVpcEndpoints.length > 0) notFrom['aws:SourceVpce'] = [...new Set(trustedVpcEndpoints)].sort()
+  return {
+    Sid: sid,
+    Effect: 'Deny',
+    ...actions,
+    Resource: '*',
+    Condition: {
+      ...match,
+      StringNotEquals: notFrom,
+      Null: { 'aws:SourceVpc': 'false' },
+      BoolIfExists: NOT_VIA_AWS_SERVICE,
+    },
+  }
 }
 
 /** AWS's own example: refuse credentials the instance metadata service delivered without a session token. */
