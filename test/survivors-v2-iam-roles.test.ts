@@ -321,3 +321,67 @@ describe('instanceProfileRoles', () => {
     expect(Object.fromEntries(roles)).toEqual({ 'arn:aws:iam::123456789012:instance-profile/web': 'web' })
   })
 })
+
+describe('every IAM call the managed parts make', () => {
+  const denied = () => Object.assign(new Error('not authorized'), { name: 'AccessDenied' })
+  const detached = { ...PART, attached: false }
+
+  it.each([
+    ['iam:ListPolicies', '*', ListPoliciesCommand, () => listManagedParts(iam, REGION)],
+    ['iam:GetPolicyVersion', PART.arn, GetPolicyVersionCommand, () => readManagedPart(iam, PART)],
+    [
+      'iam:ListAttachedRolePolicies',
+      'role app-server',
+      ListAttachedRolePoliciesCommand,
+      () => foreignManagedPolicyCount(iam, 'app-server', REGION),
+    ],
+    [
+      'iam:CreatePolicy',
+      'app-server-2',
+      CreatePolicyCommand,
+      () => writeManagedPart(iam, REGION, 'app-server', 2, undefined, DOCUMENT),
+    ],
+    [
+      'iam:AttachRolePolicy',
+      'role app-server',
+      AttachRolePolicyCommand,
+      () => writeManagedPart(iam, REGION, 'app-server', 1, detached, DOCUMENT),
+    ],
+    [
+      'iam:CreatePolicyVersion',
+      PART.arn,
+      CreatePolicyVersionCommand,
+      () => writeManagedPart(iam, REGION, 'app-server', 1, PART, DOCUMENT),
+    ],
+    [
+      'iam:ListPolicyVersions',
+      PART.arn,
+      ListPolicyVersionsCommand,
+      () => writeManagedPart(iam, REGION, 'app-server', 1, PART, DOCUMENT),
+    ],
+    [
+      'iam:DeletePolicyVersion',
+      PART.arn,
+      DeletePolicyVersionCommand,
+      () => writeManagedPart(iam, REGION, 'app-server', 1, PART, DOCUMENT),
+    ],
+    ['iam:DetachRolePolicy', 'role app-server', DetachRolePolicyCommand, () => removeManagedPart(iam, PART)],
+    ['iam:DeletePolicy', PART.arn, DeletePolicyCommand, () => removeManagedPart(iam, PART)],
+  ] as const)('names %s and what it was refused on', async (action, resource, command, call) => {
+    // Prepare
+    iamMock.on(ListPolicyVersionsCommand).resolves({ Versions: [{ VersionId: 'v1' }] })
+    iamMock.on(CreatePolicyCommand).resolves({ Policy: { Arn: ARN('app-server-2') } })
+    iamMock.on(command as typeof ListPoliciesCommand).rejects(denied())
+
+    // Act
+    const attempt = call()
+
+    // Assess
+    await expect(attempt).rejects.toThrowError(
+      expect.objectContaining({
+        name: 'MissingPermissionError',
+        message: expect.stringContaining(`call ${action} on ${resource}:`),
+      }),
+    )
+  })
+})

@@ -324,7 +324,7 @@ describe('functions', () => {
       },
       { functionName: 'outside', outcome: 'skipped', reason: OUTSIDE_VPC_REASON },
     ])
-    expect(OUTSIDE_VPC_REASON).toMatch(/in-function lockdown/)
+    expect(OUTSIDE_VPC_REASON).toMatch(/^it is not attached to a VPC, .* in-function lockdown/)
   })
 
   it('refuse a function in a VPC without subnet CIDRs, naming it and what to pass', () => {
@@ -446,6 +446,21 @@ describe('statements', () => {
 
     // Assess
     expect(session).toBe('Allowed')
+  })
+
+  it('naming a fleet match its instances in this region only, not an instance of the same ID elsewhere', async () => {
+    // Prepare: instance IDs are unique per region only; another region's controller owns that one.
+    const decision = decide([facts(1), facts(2)])
+    const elsewhere = credentialsOf(1, { region: 'eu-west-1' })
+
+    // Act
+    const result = await verdict(rolePolicies(decision), fromPublicIp(elsewhere, THIEF_IP))
+
+    // Assess
+    expect(result).toBe('Allowed')
+    expect(await verdict(rolePolicies(decision), fromPublicIp(credentialsOf(1), THIEF_IP))).toBe(
+      'ExplicitlyDenied',
+    )
   })
 
   it('let an instance with a second interface call through endpoints of both its VPCs, and no other', async () => {
