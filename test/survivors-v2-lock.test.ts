@@ -520,3 +520,153 @@ describe('readLock', () => {
     })
   })
 })
+
+describe('more lock v2 edges', () => {
+  const fn = (name: string, change: Partial<FunctionFacts> = {}): FunctionFacts => ({
+    functionName: name,
+    roleName: ROLE,
+    optedIn: true,
+    vpcId: VPC,
+    egressIps: ['198.51.100.200'],
+    subnetCidrs: ['10.0.8.0/24'],
+    ...change,
+  })
+  const fnCredentials = (name: string): FunctionCredentials => ({
+    accountId: ACCOUNT,
+    region: REGION,
+    roleName: ROLE,
+    functionName: name,
+  })
+  const since = new Date(NOW.getTime() - HOUR)
+
+  it('keeps the issue time of a tombstone on an instance that runs again', () => {
+    // Prepare: written for an instance that stopped before it was ever locked.
+    const issuedBefore = new Date(since.getTime() + 1_800_000)
+    const current: CurrentLock = {
+      locked: new Set(),
+      tombstones: new Map([[idOf(1), { since, issuedBefore }]]),
+    }
+
+    // Act
+    const decision = decide([facts(1, { launchedAt: new Date(NOW.getTime() - 600_000) })], { current })
+
+    // Assess
+    expect(decision.instances).toContainEqual(
+      expect.objectContaining({ outcome: 'tombstoned', issuedBefore }),
+    )
+  })
+
+  it('keeps the tombstone of a function locked again after it was deleted', () => {
+    // Prepare
+    const current: CurrentLock = {
+      ...NO_LOCK,
+      functions: {
+        locked: new Set(['worker']),
+        tombstones: new Map([['worker', { since, issuedBefore: since }]]),
+      },
+    }
+
+    // Act
+    const decision = decide([], { current, functions: [fn('worker')] })
+
+    // Assess
+    expect(decision.functions.map((outcome) => outcome.outcome)).toEqual(['locked', 'tombstoned'])
+  })
+
+  it('gives a locked function that is deleted again a new tombstone covering its newer credentials', () => {
+    // Prepare
+    const current: CurrentLock = {
+      ...NO_LOCK,
+      functions: {
+        locked: new Set(['worker']),
+        tombstones: new Map([['worker', { since, issuedBefore: since }]]),
+      },
+    }
+
+    // Act
+    const decision = decide([], { current })
+
+    // Assess
+    const now = new Date(Math.ceil(NOW.getTime() / 1000) * 1000)
+    expect(decision.functions).toEqual([
+      { functionName: 'worker', outcome: 'tombstoned', since: now, issuedBefore: now, reason: 'deleted' },
+    ])
+  })
+
+  it('drops a function tombstone a whole retention old, saying why', () => {
+    // Prepare
+    const old = new Date(NOW.getTime() - 13 * HOUR)
+    const current: CurrentLock = {
+      ...NO_LOCK,
+      functions: { locked: new Set(), tombstones: new Map([['worker', { since: old, issuedBefore: old }]]) },
+    }
+
+    // Act
+    const decision = decide([], { current })
+
+    // Assess
+    expect(decision.functions).toEqual([
+      { functionName: 'worker', outcome: 'expired', reason: 'its old credentials have expired' },
+    ])
+  })
+
+  it('locks two functions in different VPCs each to its own VPC and its own egress', async () => {
+    // Prepare
+    const decision = decide([], {
+      functions: [
+        fn('worker-a'),
+        fn('worker-b', { vpcId: SECOND_VPC, egressIps: ['198.51.100.201'], subnetCidrs: ['10.1.8.0/24'] }),
+      ],
+    })
+    const b = fnCredentials('worker-b')
+
+    // Act
+    const results = [
+      await verdict(rolePolicies(decision), throughEndpoint(b, { vpc: SECOND_VPC, privateIp: '10.1.8.5' })),
+      await verdict(rolePolicies(decision), fromPublicIp(b, '198.51.100.201')),
+      await verdict(rolePolicies(decision), fromPublicIp(b, '198.51.100.200')),
+    ]
+
+    // Assess
+    expect(results).toEqual(['Allowed', 'Allowed', 'ExplicitlyDenied'])
+  })
+
+  it('lets an instance with interfaces in two more VPCs call through endpoints of each', async () => {
+    // Prepare
+    const third = 'vpc-0c1c2c3c4c5c6c7c8'
+    const decision = decide([facts(1, { otherVpcIds: [SECOND_VPC, third] })])
+
+    // Act
+    const through = (vpc: string) =>
+      verdict(rolePolicies(decision), throughEndpoint(credentialsOf(1), { vpc, privateIp: '10.0.0.11' }))
+
+    // Assess
+    expect([await through(SECOND_VPC), await through(third)]).toEqual(['Allowed', 'Allowed'])
+  })
+
+  it.each([
+    [
+      'an instance’s public address',
+      () => decide([facts(1, { publicIps: ['not-an-ip'] })]),
+      'Public address of',
+    ],
+    [
+      'an instance’s primary address',
+      () => decide([facts(1, { privateIps: ['10.0.0.11'], primaryPrivateIpv4: 'not-an-ip' })]),
+      'Primary private address of',
+    ],
+    [
+      'a function’s subnet',
+      () => decide([], { functions: [fn('worker', { subnetCidrs: ['x'] })] }),
+      'Subnet CIDR of',
+    ],
+    [
+      'a function’s egress',
+      () => decide([], { functions: [fn('worker', { egressIps: ['x'] })] }),
+      'Egress address of',
+    ],
+  ])('names %s that is not an address', (_, attempt, what) => {
+    // Assess
+    expect(attempt).toThrowError(new RegExp(`^${what} `))
+  })
+})
