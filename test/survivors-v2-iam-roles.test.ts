@@ -63,6 +63,7 @@ describe('listManagedParts', () => {
         },
         { PolicyName: 'my-web-role-10', Arn: ARN('my-web-role-10'), Path: PATH, AttachmentCount: 0 },
         { PolicyName: 'not-numbered', Arn: ARN('not-numbered'), Path: PATH },
+        { PolicyName: 'web-2x', Arn: ARN('web-2x'), Path: PATH },
         { PolicyName: '-3', Arn: ARN('-3'), Path: PATH },
         { PolicyName: 'deeper-1', Arn: ARN('deeper-1', `${PATH}x/`), Path: `${PATH}x/` },
         { PolicyName: 'no-arn-1', Path: PATH },
@@ -124,7 +125,7 @@ describe('readManagedPart', () => {
     ['a version without a document', PART, 1],
   ])('reads nothing from %s', async (_, part, calls) => {
     // Prepare
-    iamMock.on(GetPolicyVersionCommand).resolves({ PolicyVersion: {} })
+    iamMock.on(GetPolicyVersionCommand).resolves({})
 
     // Act
     const document = await readManagedPart(iam, part)
@@ -200,7 +201,19 @@ describe('writeManagedPart', () => {
     expect(iamMock.commandCalls(DeletePolicyVersionCommand).map((call) => call.args[0].input)).toEqual([
       { PolicyArn: PART.arn, VersionId: 'v3' },
     ])
+    expect(iamMock.commandCalls(ListPolicyVersionsCommand)[0]?.args[0].input).toEqual({ PolicyArn: PART.arn })
     expect(iamMock.commandCalls(CreatePolicyCommand)).toHaveLength(0)
+    expect(iamMock.commandCalls(AttachRolePolicyCommand)).toHaveLength(0)
+  })
+
+  it('attaches nothing when IAM names no new policy', async () => {
+    // Prepare
+    iamMock.on(CreatePolicyCommand).resolves({})
+
+    // Act
+    await writeManagedPart(iam, REGION, 'app-server', 2, undefined, DOCUMENT)
+
+    // Assess
     expect(iamMock.commandCalls(AttachRolePolicyCommand)).toHaveLength(0)
   })
 
