@@ -13,7 +13,11 @@ export default defineConfig({
     ...shared.test,
     globalSetup: [],
     exclude: [
-      'test/reconcile.integration.test.ts',
+      // Every file that talks to moto_server: this config starts none.
+      'test/*.integration.test.ts',
+      'test/plan.test.ts',
+      'test/lockdown.test.ts',
+      'test/lockdown-bundle.test.ts',
       'test/event-patterns.test.ts',
       'test/support.test.ts',
       'test/infra.test.ts',

@@ -987,6 +987,8 @@ function packDocuments(
       ids = ids.slice(count)
     }
   }
+  // The first document is the inline policy: left empty, the next one would be written inline, over its budget.
+  if (documents.length > 1 && documents[0]?.length === 0) return undefined
   return documents
     .filter((statements) => statements.length > 0)
     .map((Statement) => JSON.stringify({ Version: '2012-10-17', Statement } satisfies PolicyDocument))
