@@ -25,6 +25,23 @@ import {
   type TombstoneEntry,
 } from '../policy/lock.js'
 import {
+  ACCOUNT,
+  ALLOWED,
+  APP_VPC,
+  ATTACKER_V4,
+  at,
+  DENIED,
+  FOREIGN_VPC,
+  HOUR,
+  MINUTE,
+  NO_LOCK,
+  REGION,
+  RETENTION,
+  SECOND,
+  SETTINGS,
+  T0,
+} from './support/lock-scene.js'
+import {
   ALLOW_ALL,
   type ApiCall,
   fromPublicIp,
@@ -47,31 +64,11 @@ import {
 // Shared facts: one account, one region, one role with instances on it.
 // ---------------------------------------------------------------------------------------------------------
 
-const ACCOUNT = '123456789012'
-const REGION = 'us-east-1'
 const ROLE = 'app-server'
-const SECOND = 1000
-const MINUTE = 60 * SECOND
-const HOUR = 3_600 * SECOND
-const RETENTION = 12 * HOUR
-const SETTINGS: LockSettings = {
-  partition: 'aws',
-  region: REGION,
-  accountId: ACCOUNT,
-  tombstoneRetentionMs: RETENTION,
-}
-const T0 = new Date('2025-06-02T08:00:00.000Z')
-const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs)
 const issued = (time: Date) => ({ 'aws:TokenIssueTime': time.toISOString() })
 
-const ALLOWED: Verdict = 'Allowed'
-const DENIED: Verdict = 'ExplicitlyDenied'
-
-const APP_VPC = 'vpc-0a1a2a3a4a5a6a7a8'
 const DATA_VPC = 'vpc-0d1d2d3d4d5d6d7d8'
-const FOREIGN_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
 const SHARED_ENDPOINT = 'vpce-0123456789abcdef1'
-const ATTACKER_V4 = '203.0.113.66'
 const ATTACKER_V6 = '2001:db8::66'
 const NAT_1 = '198.51.100.200'
 const NAT_2 = '198.51.100.201'
@@ -190,7 +187,6 @@ const BYSTANDER: Machine = {
   },
 }
 
-const NO_LOCK: CurrentLock = { locked: new Set(), tombstones: new Map() }
 const INLINE_ONLY: LockBudget = {
   otherInlineChars: policyChars(FOREIGN_POLICY.document as string),
   managedPolicies: 0,

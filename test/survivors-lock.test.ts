@@ -14,11 +14,21 @@ import {
   isOptedIn,
   type LockBudget,
   type LockDecision,
-  type LockSettings,
   lockPolicyName,
   policyChars,
   readLock,
 } from '../policy/lock.js'
+import {
+  ACCOUNT,
+  FOREIGN_VPC,
+  HOUR,
+  NO_LOCK,
+  T0 as NOW,
+  REGION,
+  SETTINGS,
+  ATTACKER_V4 as THIEF_IP,
+  APP_VPC as VPC,
+} from './support/lock-scene.js'
 import {
   ALLOW_ALL,
   fromPublicIp,
@@ -29,24 +39,10 @@ import {
   verdict,
 } from './support/simulate.js'
 
-const ACCOUNT = '123456789012'
-const REGION = 'us-east-1'
 const ROLE = 'app-server'
-const HOUR = 3_600_000
-const SETTINGS: LockSettings = {
-  partition: 'aws',
-  region: REGION,
-  accountId: ACCOUNT,
-  tombstoneRetentionMs: 12 * HOUR,
-}
-const NOW = new Date('2025-06-02T08:00:00.000Z')
-const VPC = 'vpc-0a1a2a3a4a5a6a7a8'
-const FOREIGN_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
 const OWN_IP = '198.51.100.10'
 const PRIVATE_IP = '10.0.1.10'
-const THIEF_IP = '203.0.113.66'
 const INSTANCE = 'i-0a1b2c3d4e5f60718'
-const NO_LOCK: CurrentLock = { locked: new Set(), tombstones: new Map() }
 
 function facts(change: Partial<InstanceFacts> = {}): InstanceFacts {
   return {
