@@ -306,6 +306,7 @@ describe('a locked function', () => {
     const { failedRecords, lines } = await run([lambdaEvent('cloudtrail-lambda-delete-function')])
     // Assess
     expect(failedRecords).toEqual([false])
+    expect(aws.lambda.commandCalls(ListFunctionsCommand)).toHaveLength(1)
     expect(await verdictsFor(policies[ROLE], credentials(ROLE, REPORTER))).toEqual({
       fromItsVpc: 'ExplicitlyDenied',
       fromThief: 'ExplicitlyDenied',
@@ -368,6 +369,43 @@ describe('a locked function', () => {
   })
 })
 
+describe('a lock that names a function', () => {
+  const instanceRoles = [INSTANCE_ROLE, ROLE]
+
+  it('has the functions listed once on an instance event, and keeps the function locked', async () => {
+    // Prepare
+    const before = serveFunctions([{ name: REPORTER, role: ROLE }], { instanceRoles })
+    await run([scheduled()])
+    const policies = serveFunctions([{ name: REPORTER, role: ROLE }], {
+      policies: { ...before },
+      instanceRoles,
+    })
+    // Act
+    await run([stateChange('i-0a1b2c3d4e5f60002', 'running')])
+    // Assess
+    expect(aws.lambda.commandCalls(ListFunctionsCommand)).toHaveLength(1)
+    expect(await verdictsFor(policies[ROLE], credentials(ROLE, REPORTER))).toEqual({
+      fromItsVpc: 'Allowed',
+      fromThief: 'ExplicitlyDenied',
+    })
+  })
+})
+
+describe('a batch with the scheduled resync and another event', () => {
+  it('still reads the tags of the functions no event names', async () => {
+    // Prepare
+    const policies = serveFunctions([{ name: AUDITOR, role: ROLE }])
+    // Act
+    await run([stateChange(WEB_INSTANCE, 'running'), scheduled()])
+    // Assess
+    expect(aws.lambda.commandCalls(ListFunctionsCommand)).toHaveLength(1)
+    expect(await verdictsFor(policies[ROLE], credentials(ROLE, AUDITOR))).toEqual({
+      fromItsVpc: 'Allowed',
+      fromThief: 'ExplicitlyDenied',
+    })
+  })
+})
+
 describe('the CloudTrail function events', () => {
   it.each([
     ['cloudtrail-lambda-create-function'],
@@ -396,6 +434,16 @@ describe('the CloudTrail function events', () => {
       { roleName: ROLE, eventIds: [event.id] },
       { roleName: INSTANCE_ROLE, eventIds: [event.id] },
     ])
+  })
+
+  it('a tag change on a function Lambda no longer lists reaches every role, as a deletion does', async () => {
+    // Prepare
+    serveFunctions([{ name: AUDITOR, role: ROLE }])
+    const event = lambdaEvent('cloudtrail-lambda-tag-resource')
+    // Act
+    const { lines } = await run([event])
+    // Assess
+    expect(decisionsOf(lines).map(({ roleName }) => roleName)).toEqual([ROLE, INSTANCE_ROLE])
   })
 
   it('a function moved to another role reaches both roles', async () => {
