@@ -14,11 +14,25 @@ import {
   type InstanceFacts,
   LAMBDA_SERVICE_ACTIONS,
   type LockDecision,
-  type LockSettings,
   lockPolicyName,
   OUTSIDE_VPC_REASON,
   readLock,
 } from '../policy/lock.js'
+import {
+  ACCOUNT,
+  ALLOWED,
+  APP_VPC,
+  at,
+  DENIED,
+  FOREIGN_VPC,
+  HOUR,
+  REGION,
+  RETENTION,
+  SECOND,
+  SETTINGS,
+  T0,
+  ATTACKER_V4 as THIEF,
+} from './support/lock-scene.js'
 import {
   ALLOW_ALL,
   type ApiCall,
@@ -35,29 +49,9 @@ import {
   viaAwsService,
 } from './support/simulate.js'
 
-const ACCOUNT = '123456789012'
-const REGION = 'us-east-1'
 const ROLE = 'defenders'
 const OTHER_ROLE = 'defenders-next'
-const SECOND = 1000
-const HOUR = 3_600 * SECOND
-const RETENTION = 12 * HOUR
-const SETTINGS: LockSettings = {
-  partition: 'aws',
-  region: REGION,
-  accountId: ACCOUNT,
-  tombstoneRetentionMs: RETENTION,
-}
-const T0 = new Date('2025-06-02T08:00:00.000Z')
-const at = (offsetMs: number) => new Date(T0.getTime() + offsetMs)
-
-const ALLOWED: Verdict = 'Allowed'
-const DENIED: Verdict = 'ExplicitlyDenied'
-
-const APP_VPC = 'vpc-0a1a2a3a4a5a6a7a8'
-const FOREIGN_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
 const NAT = '198.51.100.200'
-const THIEF = '203.0.113.66'
 /** An address Lambda's own service calls come from (documentation range, not a real one). */
 const LAMBDA_SERVICE_IP = '192.0.2.80'
 const SUBNET_A = '10.0.2.0/24'
