@@ -397,12 +397,15 @@ export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): 
       ? { roleName: role.roleName, action: 'remove', instances: marked, functions: functionOutcomes }
       : putDecision('compact', documents, marked)
   }
-  const tombstoneChars = lockPlans('compact', [], tombstones, settings, [], functions)
-    .map((plan) => policyChars(JSON.stringify(plan.render({}, []))) + plan.ids.length * 24)
-    .reduce((sum, chars) => sum + chars, DOCUMENT_SHELL)
+  // What the tombstones alone need, packed exactly as they would be written into one unbounded document.
+  const tombstoneDocuments = packDocuments(
+    lockPlans('compact', [], tombstones, settings, role.exemptActions ?? [], functions),
+    settings,
+    [Number.POSITIVE_INFINITY],
+  )
   throw new LockTooLargeError(
     role.roleName,
-    tombstoneChars,
+    (tombstoneDocuments ?? []).reduce((sum, document) => sum + policyChars(document), 0),
     role.budget.otherInlineChars,
     INLINE_POLICY_BUDGET,
   )
