@@ -104,6 +104,20 @@ function statementsOf(decision: LockDecision): { Sid?: string; NotAction?: strin
   return decision.action === 'put' ? decision.documents.map((document) => JSON.parse(document).Statement) : []
 }
 
+/**
+ * IAM accepts a Sid (optional) of ASCII letters and digits only, unique within its policy; anything else makes the write
+ * fail as a malformed document, and the role's events end in the dead-letter queue.
+ */
+function expectSidsIamAccepts(decision: LockDecision): void {
+  const documents = statementsOf(decision)
+  expect(documents.length).toBeGreaterThan(0)
+  for (const statements of documents) {
+    const sids = statements.flatMap((statement) => (statement.Sid === undefined ? [] : [statement.Sid]))
+    expect(sids.filter((sid) => !/^[A-Za-z0-9]+$/.test(sid))).toEqual([])
+    expect(new Set(sids).size).toBe(sids.length)
+  }
+}
+
 describe('a budget too small for every instance', () => {
   it('never puts a document in the inline policy that is larger than the room the role leaves', () => {
     // Prepare: the role's other inline policies leave 60 characters; the lock could go to managed policies.
@@ -146,6 +160,19 @@ describe('a budget too small for every instance', () => {
       'ExplicitlyDenied',
     )
     expect(await verdict(policies, fromPublicIp(credentialsOf(leftIndex), THIEF_IP))).toBe('Allowed')
+  })
+
+  it('names its compact statements with Sids IAM accepts', () => {
+    // Prepare: a fleet that only fits in the compact form, with IMDSv1 refused.
+    const fleet = Array.from({ length: 60 }, (_, n) => facts(n))
+    const budget = { otherInlineChars: INLINE_POLICY_BUDGET - 1_500, managedPolicies: 0 }
+
+    // Act
+    const decision = decide(fleet, { budget, settings: { refuseImdsV1: true } })
+
+    // Assess
+    expect(decision).toMatchObject({ action: 'put', form: 'compact' })
+    expectSidsIamAccepts(decision)
   })
 
   it('keeps a tombstone when no instance fits beside it', async () => {
@@ -275,6 +302,29 @@ describe('functions', () => {
   const tombstoned = (name: string, issuedBefore?: Date): CurrentLock => ({
     ...NO_LOCK,
     functions: { locked: new Set(), tombstones: new Map([[name, { since, issuedBefore }]]) },
+  })
+
+  it('share documents with every other kind of statement, each with a Sid IAM accepts', () => {
+    // Prepare: instances locked and tombstoned, a function locked and one deleted, IMDSv1 refused.
+    const current: CurrentLock = {
+      locked: new Set([idOf(3)]),
+      tombstones: new Map([[idOf(4), { since }]]),
+      functions: {
+        locked: new Set(['gone']),
+        tombstones: new Map([['older', { since, issuedBefore: since }]]),
+      },
+    }
+
+    // Act
+    const decision = decide([facts(1), facts(2, { egressIps: ['198.51.100.201'] })], {
+      current,
+      functions: [fn('worker')],
+      settings: { refuseImdsV1: true },
+    })
+
+    // Assess
+    expect(decision).toMatchObject({ action: 'put', form: 'precise' })
+    expectSidsIamAccepts(decision)
   })
 
   it('are judged in name order whatever order Lambda lists them in', () => {
