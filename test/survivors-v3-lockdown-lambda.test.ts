@@ -208,12 +208,14 @@ describe("the function's one lockdown", () => {
   it('is built once, from process.env', async () => {
     // Prepare
     const module = await freshModule()
+    const { Lockdown } = await import('../handlers/lockdown.js')
 
     // Act
     const first = module.lockdown()
     const second = module.lockdown()
 
     // Assess
+    expect(first).toBeInstanceOf(Lockdown)
     expect(second).toBe(first)
   })
 
