@@ -421,6 +421,22 @@ describe('the risks the plan names', () => {
     ])
   })
 
+  it('says "1 managed policy" when the lock spills into one', () => {
+    // Prepare
+    const input = facts({
+      decisions: [decision('web', { policyChars: 12_000, managedPolicies: 1, instances: [locked(LUKE)] })],
+    })
+
+    // Act
+    const [risk] = roleOf(buildPlanReport(input), 'web').risks
+
+    // Assess
+    expect(risk?.finding).toBe(
+      "The lock needs 12,000 characters, more than the inline policy holds beside the role's other inline " +
+        'policies (0): the controller adds 1 managed policy of its own.',
+    )
+  })
+
   it('lists the risks of one role in a fixed order: egress, IMDSv1, EKS, budget', () => {
     // Prepare
     const input = facts({

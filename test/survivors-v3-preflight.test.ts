@@ -27,6 +27,8 @@ import {
   ListAttachedRolePoliciesCommand,
   ListInstanceProfilesCommand,
   ListRolePoliciesCommand,
+  NoSuchEntityException,
+  PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
@@ -37,14 +39,18 @@ import { MissingPermissionError } from '../handlers/errors.js'
 import { explainFailure, type PlanReport, type RolePlan } from '../handlers/plan-report.js'
 import { type PlanClients, planAccount, scheduledResync } from '../handlers/preflight.js'
 import { isReadOperation } from './support/aws-call-counter.js'
+import { scheduled, sqsBatch } from './support/events.js'
 import {
   ACCOUNT,
   accessDenied,
+  CONTEXT,
   ec2Instance,
   LOCK_TAG,
   mockAws,
+  mockedHandler,
   NOW,
   POLICY,
+  QUEUE,
   REGION,
   serveWorld,
 } from './support/mocked-controller.js'
@@ -100,6 +106,8 @@ const INSTANCES: readonly Instance[] = [
     Tags: [
       { Key: LOCK_TAG.key, Value: LOCK_TAG.value },
       { Key: 'Name', Value: 'jessica' },
+      // Not the Kubernetes tag: only a key that starts with it names the cluster.
+      { Key: 'backup.example.com/kubernetes.io/cluster/defenders', Value: 'owned' },
       { Key: `kubernetes.io/cluster/${CLUSTER}`, Value: 'owned' },
     ],
   }),
@@ -127,10 +135,16 @@ function clients(): PlanClients {
 function serveAccount(
   instances: readonly Instance[] = INSTANCES,
   roles: readonly string[] = ['web', 'nodes'],
+  policies: Readonly<Record<string, string>> = {},
 ) {
-  serveWorld(aws, { roles, instances })
+  serveWorld(aws, { roles, instances, policies })
   aws.sts.reset()
   aws.eks.reset()
+  // Like IAM: a role that does not exist has no policies to list.
+  aws.iam.on(ListRolePoliciesCommand).callsFake(({ RoleName }) => {
+    if (!roles.includes(RoleName)) throw new NoSuchEntityException({ message: 'not found', $metadata: {} })
+    return { PolicyNames: [] }
+  })
   aws.sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/operator`, UserId: 'AIDAEXAMPLE' })
@@ -146,10 +160,28 @@ function serveAccount(
     cluster: { name: 'private', resourcesVpcConfig: { endpointPublicAccess: false } },
   })
   aws.eks.on(ListNodegroupsCommand, { clusterName: CLUSTER }).resolves({ nodegroups: ['workers'] })
-  aws.eks.on(ListNodegroupsCommand, { clusterName: 'private' }).resolves({ nodegroups: [] })
+  aws.eks.on(ListNodegroupsCommand, { clusterName: 'private' }).resolves({ nodegroups: ['internal'] })
   aws.eks.on(DescribeNodegroupCommand, { clusterName: CLUSTER, nodegroupName: 'workers' }).resolves({
     nodegroup: { nodegroupName: 'workers', nodeRole: `arn:aws:iam::${ACCOUNT}:role/eks/nodes` },
   })
+  // The private cluster's nodes use `web`: no EKS risk for it.
+  aws.eks.on(DescribeNodegroupCommand, { clusterName: 'private', nodegroupName: 'internal' }).resolves({
+    nodegroup: { nodegroupName: 'internal', nodeRole: `arn:aws:iam::${ACCOUNT}:role/web` },
+  })
+}
+
+/** The controller's policy on `web` after a live resync of `instances`, as the deployed controller writes it. */
+async function lockWrittenOnWeb(instances: readonly Instance[]): Promise<string> {
+  serveAccount(instances)
+  const written: Record<string, string> = {}
+  aws.iam.on(PutRolePolicyCommand).callsFake(({ RoleName, PolicyDocument }) => {
+    written[RoleName] = PolicyDocument
+    return {}
+  })
+  await mockedHandler().handler(sqsBatch([scheduled()], QUEUE), CONTEXT)
+  const document = written.web
+  if (document === undefined) throw new Error('the controller wrote no lock on web')
+  return document
 }
 
 /** An inline policy of the role's own beside the controller's. */
@@ -325,6 +357,35 @@ describe('the facts the plan reads beside the decisions', () => {
     )
   })
 
+  it('takes an EKS answer without its optional fields as no clusters, no node groups, a public endpoint', async () => {
+    // Prepare
+    serveAccount()
+    // The first page names no clusters at all, only where the next one is.
+    aws.eks
+      .on(ListClustersCommand)
+      .callsFake(({ nextToken }) =>
+        nextToken === undefined ? { nextToken: 'page-2' } : { clusters: ['bare', 'empty'] },
+      )
+    aws.eks.on(DescribeClusterCommand, { name: 'bare' }).resolves({})
+    aws.eks.on(DescribeClusterCommand, { name: 'empty' }).resolves({ cluster: { name: 'empty' } })
+    aws.eks.on(ListNodegroupsCommand, { clusterName: 'bare' }).resolves({ nodegroups: ['gone'] })
+    aws.eks.on(DescribeNodegroupCommand, { clusterName: 'bare', nodegroupName: 'gone' }).resolves({})
+    aws.eks.on(ListNodegroupsCommand, { clusterName: 'empty' }).resolves({})
+
+    // Act
+    const report = await plan()
+
+    // Assess
+    expect(roleOf(report, 'nodes').risks.map((risk) => risk.finding)).toEqual([
+      `IMDSv1 is allowed on ${JESSICA}.`,
+    ])
+    expect(aws.eks.commandCalls(DescribeClusterCommand).map((call) => call.args[0].input.name)).toEqual([
+      'bare',
+      'empty',
+    ])
+    expect(aws.eks.commandCalls(DescribeNodegroupCommand)).toHaveLength(1)
+  })
+
   it('knows a node from the aws:eks:cluster-name tag EKS puts on managed nodes', async () => {
     // Prepare
     const node = ec2Instance(LUKE, 'web', {
@@ -366,6 +427,25 @@ describe('the facts the plan reads beside the decisions', () => {
   })
 })
 
+describe('a role the controller locked before', () => {
+  it('shows the tombstone of an instance that stopped, dated at the plan’s clock', async () => {
+    // Prepare
+    const running = [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1', MetadataOptions: IMDS_V2 })]
+    const lock = await lockWrittenOnWeb(running)
+    const stopped = running.map((instance) => ({ ...instance, State: { Name: 'stopped' as const } }))
+    serveAccount(stopped, ['web', 'nodes'], { web: lock })
+
+    // Act
+    const web = roleOf(await plan(), 'web')
+
+    // Assess
+    expect(web.tombstoned).toEqual([
+      { instanceId: LUKE, since: NOW.toISOString(), reason: expect.stringContaining('stopped') },
+    ])
+    expect(web.locked).toEqual([])
+  })
+})
+
 describe('what the plan makes of a failure', () => {
   beforeEach(() => serveAccount())
 
@@ -381,6 +461,12 @@ describe('what the plan makes of a failure', () => {
       'the controller’s read of one role',
       () => aws.iam.on(GetRolePolicyCommand, { RoleName: 'web' }).rejects(accessDenied()),
       'iam:GetRolePolicy',
+      'role web',
+    ],
+    [
+      'the controller’s budget read of one role',
+      () => aws.iam.on(ListAttachedRolePoliciesCommand, { RoleName: 'web' }).rejects(accessDenied()),
+      'iam:ListAttachedRolePolicies',
       'role web',
     ],
     [
@@ -434,7 +520,10 @@ describe('what the plan makes of a failure', () => {
   it('stops when the controller cannot read the account’s truth, whatever the error', async () => {
     // Prepare
     const outage = Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable' })
-    aws.ec2.on(DescribeInstancesCommand).rejects(outage)
+    aws.ec2.on(DescribeInstancesCommand).callsFake(({ Filters }) => {
+      if (Filters !== undefined) throw outage
+      return { Reservations: [{ Instances: INSTANCES }] }
+    })
 
     // Act
     const failure = plan()
