@@ -1,0 +1,59 @@
+import { explainFailure, type PlanReport, renderPlanJson, renderPlanText } from './plan-report.js'
+
+export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all]
+
+Reads the account with your AWS credentials (read-only) and prints, per instance role, the lock the
+controller would write, what it would leave unprotected and why, and the risks it can see.
+
+  --json   the same report as JSON, for scripts
+  --all    what if every instance with an instance profile opted in
+
+Region: AWS_REGION or AWS_DEFAULT_REGION. Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default
+credential-lock=enabled), as deployed. AWS_ENDPOINT_URL points every client elsewhere (e.g. moto).
+`
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+export interface PlanArguments {
+  readonly json: boolean
+  readonly all: boolean
+  readonly help: boolean
+}
+
+export function readPlanArguments(argv: readonly string[]): PlanArguments {
+  const known = new Set(['--json', '--all', '--help', '-h'])
+  const unknown = argv.find((arg) => !known.has(arg))
+  if (unknown !== undefined) throw new UsageError(`Unknown option ${unknown}: use --json, --all or --help.`)
+  return {
+    json: argv.includes('--json'),
+    all: argv.includes('--all'),
+    help: argv.includes('--help') || argv.includes('-h'),
+  }
+}
+
+/** What the command takes from its entry module: the plan over clients it built, and where to print. */
+export interface PlanCommandIo {
+  /** Reads the environment's settings and the account; may throw for either. */
+  readonly plan: (everyInstanceOptedIn: boolean) => Promise<PlanReport>
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+}
+
+/** The command's story: parse, plan, print one report; or print one sentence. Returns the exit code. */
+export async function runPlanCommand(argv: readonly string[], io: PlanCommandIo): Promise<number> {
+  try {
+    const args = readPlanArguments(argv)
+    if (args.help) {
+      io.stdout(PLAN_USAGE)
+      return 0
+    }
+    const report = await io.plan(args.all)
+    io.stdout(args.json ? renderPlanJson(report) : renderPlanText(report))
+    return 0
+  } catch (error) {
+    io.stderr(`credential-lock-plan: ${explainFailure(error)}\n`)
+    return 1
+  }
+}
