@@ -148,10 +148,15 @@ function planRole(facts: PlanFacts, roleName: string): RolePlan {
   const skipped = outcomes.flatMap((o) =>
     o.outcome === 'skipped' ? [{ instanceId: o.instanceId, reason: o.reason }] : [],
   )
+  // Left out because the role's policy budget is full: the controller's own reason says what to do.
+  const overBudget = outcomes.flatMap((o) =>
+    o.outcome === 'unprotected' ? [{ instanceId: o.instanceId, reason: o.reason }] : [],
+  )
   const onRole = facts.instances.filter((i) => i.roleName === roleName && i.running)
-  const accountedFor = new Set([...locked, ...skipped].map((i) => i.instanceId))
+  const accountedFor = new Set([...locked, ...skipped, ...overBudget].map((i) => i.instanceId))
   const unprotected = [
     ...skipped,
+    ...overBudget,
     ...onRole
       .filter((i) => !accountedFor.has(i.instanceId))
       .map((i) => ({ instanceId: i.instanceId, reason: unlockedReason(facts, i, failure) })),

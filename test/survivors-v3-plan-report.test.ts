@@ -165,6 +165,29 @@ describe('the plan of one role', () => {
     expect(role.locked.map((i) => i.instanceId)).toEqual([LUKE])
   })
 
+  it('keeps the controller’s reason for an instance the role’s policy budget has no room for', () => {
+    // Prepare: the controller locked Luke and left Danny out of a full budget.
+    const budgetFull =
+      "the role's policy budget holds only 1 locked instances: move some to another role, " +
+      'or raise the managed-policy quota and the managedPolicyQuota setting'
+    const input = facts({
+      decisions: [
+        decision('web', {
+          form: 'compact',
+          instances: [locked(LUKE), { instanceId: DANNY, outcome: 'unprotected', reason: budgetFull }],
+        }),
+      ],
+      instances: [instance(LUKE, 'web'), instance(DANNY, 'web')],
+    })
+
+    // Act
+    const report = buildPlanReport(input)
+
+    // Assess: said once, with what to do, and counted.
+    expect(roleOf(report, 'web').unprotected).toEqual([{ instanceId: DANNY, reason: budgetFull }])
+    expect(report.summary.instancesUnprotected).toBe(1)
+  })
+
   it('counts a role without other inline policies or a decision as using none of the budget', () => {
     // Prepare
     const input = facts({ failures: [{ roleName: 'batch', message: 'IAM is throttling.' }] })
