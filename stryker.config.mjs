@@ -19,6 +19,7 @@ export default {
     'handlers/**/*.ts',
     // Entry modules that only read the environment and build SDK clients; no unit test can load them.
     '!handlers/reconcile.ts',
+    '!handlers/plan.ts',
   ],
   coverageAnalysis: 'perTest',
   // Two cores shared by several agents.
