@@ -397,7 +397,7 @@ export function decideLock(role: RoleFacts, settings: LockSettings, now: Date): 
       ? { roleName: role.roleName, action: 'remove', instances: marked, functions: functionOutcomes }
       : putDecision('compact', documents, marked)
   }
-  // What the tombstones alone need, packed exactly as they would be written into one unbounded document.
+  // What the tombstones and functions need with no instance kept, packed as they would be written, unbounded.
   const tombstoneDocuments = packDocuments(
     lockPlans('compact', [], tombstones, settings, role.exemptActions ?? [], functions),
     settings,

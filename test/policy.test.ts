@@ -1145,34 +1145,6 @@ describe('fleets', () => {
       /role app-server needs \d+ characters, but the role's other inline policies already use 10230/,
     )
   })
-
-  it('names, in LockTooLargeError, exactly the characters the tombstones alone would take', () => {
-    // Prepare: five terminated instances still tombstoned, once with room and once with none.
-    const tombstones = new Map(
-      [
-        'i-0000000000000000a',
-        'i-0000000000000000b',
-        'i-0000000000000000c',
-        'i-0000000000000000d',
-        'i-0000000000000000e',
-      ].map((id): [string, TombstoneEntry] => [id, { since: T0 }]),
-    )
-    const current: CurrentLock = { locked: new Set(), tombstones }
-    const withRoom = decide({ instances: [], current })
-
-    // Act
-    const attempt = () =>
-      decide({
-        instances: [],
-        current,
-        budget: { otherInlineChars: INLINE_POLICY_BUDGET - 10, managedPolicies: 0 },
-      })
-
-    // Assess: the figure a user reads is what the controller would write, not an estimate that understates it.
-    expect(withRoom).toMatchObject({ action: 'put' })
-    const needed = withRoom.action === 'put' ? withRoom.chars.reduce((sum, chars) => sum + chars, 0) : 0
-    expect(attempt).toThrowError(expect.objectContaining({ name: 'LockTooLargeError', lockChars: needed }))
-  })
 })
 
 // ---------------------------------------------------------------------------------------------------------
