@@ -141,6 +141,7 @@ function readFunctionCall(
     return {
       ...named(base, []),
       functionNames: [functionNameOf(request.resource, 'requestParameters.resource')],
+      reach,
     }
   }
   if (eventName === UPDATE_CONFIGURATION && request.role === undefined && request.vpcConfig === undefined) {

@@ -47,8 +47,9 @@ const EXPECTED_RULE: Record<FixtureName, RuleName | undefined> = {
   // The pattern cannot tell a function's tag keys or changed fields apart: the controller ignores these itself.
   'cloudtrail-lambda-untag-other-key': 'FunctionRule',
   'cloudtrail-lambda-update-function-environment': 'FunctionRule',
-  // Unrelated events, and a failed call that changed nothing.
+  // Unrelated events, a Lambda call that changes no lock, and a failed call that changed nothing.
   'cloudtrail-associate-address-failed': undefined,
+  'cloudtrail-lambda-update-function-code': undefined,
   'cloudtrail-lambda-delete-function-failed': undefined,
   'cloudtrail-ec2-describe-instances': undefined,
   'cloudtrail-s3-put-object': undefined,

@@ -227,4 +227,23 @@ describe('the scope every instance ARN is built from', () => {
     )
     expect(aws.iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
   })
+
+  it('a context without a function ARN is a configuration error that says the ARN is missing', async () => {
+    // Prepare
+    const { handler } = mockedHandler()
+
+    // Act
+    const invoke = handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), {})
+
+    // Assess
+    await expect(invoke).rejects.toThrowError(
+      expect.objectContaining({
+        name: 'ConfigError',
+        message: expect.stringMatching(
+          /^The Lambda context's invokedFunctionArn \(missing\) names no partition/,
+        ),
+      }),
+    )
+    expect(aws.iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0)
+  })
 })

@@ -219,6 +219,35 @@ describe('uninstall custom resource', () => {
     ])
   })
 
+  it('with a tagged scope, leaves a managed policy IAM keeps out of scope with a warning that names it', async () => {
+    // Prepare
+    const own = `arn:aws:iam::123456789012:policy/credential-lock/${REGION}/untagged-role-1`
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [] })
+    iamMock.on(ListPoliciesCommand).resolves({
+      Policies: [
+        {
+          PolicyName: 'untagged-role-1',
+          Arn: own,
+          Path: `/credential-lock/${REGION}/`,
+          DefaultVersionId: 'v1',
+        },
+      ],
+    })
+    iamMock
+      .on(DetachRolePolicyCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }))
+
+    // Act
+    const { running, warnings } = runUninstall('Delete', TAGGED)
+
+    // Assess
+    await expect(running).resolves.toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
+    expect(warnings).toEqual([
+      `Role untagged-role is out of scope, so the managed policy ${own} on it stays: delete it by hand.`,
+    ])
+    expect(iamMock.commandCalls(DeletePolicyCommand)).toHaveLength(0)
+  })
+
   it('with every role in scope, fails the deletion when IAM refuses, since a permission is missing', async () => {
     // Prepare
     iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('a', 'a-role')] })

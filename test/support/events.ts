@@ -37,6 +37,7 @@ export type FixtureName =
   | FunctionFixtureName
   | 'cloudtrail-lambda-untag-other-key'
   | 'cloudtrail-lambda-update-function-environment'
+  | 'cloudtrail-lambda-update-function-code'
   | 'cloudtrail-lambda-delete-function-failed'
 
 /** The Lambda calls that change a function's lock. */
