@@ -47,13 +47,15 @@ const FUNCTION_REFERENCE =
  * The Lambda calls that change whether or how a function is locked, as CloudTrail names them (with their API
  * version). A deletion does not name the role the function had: it reaches every role.
  */
-const FUNCTION_CALLS: Readonly<Record<string, Trigger['reach']>> = {
-  CreateFunction20150331: 'named',
-  UpdateFunctionConfiguration20150331v2: 'named',
-  TagResource20170331v2: 'named',
-  UntagResource20170331v2: 'named',
-  DeleteFunction20150331: 'all-roles',
-}
+const FUNCTION_CALLS: ReadonlyMap<string, Trigger['reach']> = new Map([
+  ['CreateFunction20150331', 'named'],
+  ['UpdateFunctionConfiguration20150331v2', 'named'],
+  ['TagResource20170331v2', 'named'],
+  ['UntagResource20170331v2', 'named'],
+  ['DeleteFunction20150331', 'all-roles'],
+])
+/** Lambda tags other resources too (event source mappings, code signing configs): their tags lock nothing. */
+const OTHER_LAMBDA_RESOURCE = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:(?!function:)([a-z-]+):/
 const UPDATE_CONFIGURATION = 'UpdateFunctionConfiguration20150331v2'
 const ENI_ID = /^eni-[0-9a-f]{8,17}$/
 const PROFILE_CALLS = new Set([
@@ -127,7 +129,7 @@ function readFunctionCall(
   if (detail.eventSource !== 'lambda.amazonaws.com' || typeof eventName !== 'string') {
     return { ...base, ignored: 'not a Lambda API call' }
   }
-  const reach = FUNCTION_CALLS[eventName]
+  const reach = FUNCTION_CALLS.get(eventName)
   if (reach === undefined) return { ...base, ignored: `Lambda API call ${eventName} does not change a lock` }
   if (detail.errorCode !== undefined) {
     return { ...base, ignored: `${eventName} failed with ${String(detail.errorCode)}, so nothing changed` }
@@ -138,6 +140,9 @@ function readFunctionCall(
     if (!Array.isArray(keys) || !keys.includes(lockTagKey)) {
       return { ...base, ignored: `the tag ${lockTagKey} did not change` }
     }
+    const otherResource = typeof request.resource === 'string' && OTHER_LAMBDA_RESOURCE.exec(request.resource)
+    if (otherResource)
+      return { ...base, ignored: `${eventName} tagged a Lambda ${otherResource[1]}, not a function` }
     return {
       ...named(base, []),
       functionNames: [functionNameOf(request.resource, 'requestParameters.resource')],

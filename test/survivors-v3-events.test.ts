@@ -136,12 +136,11 @@ describe('readEvent: which roles a configuration update reaches', () => {
 })
 
 describe('readEvent: a Lambda call that names no function says which field', () => {
-  it('a TagResource of the lock tag on an event source mapping names requestParameters.resource', () => {
+  it('a TagResource of the lock tag on something that is no Lambda ARN names requestParameters.resource', () => {
     // Prepare
-    const mapping =
-      'arn:aws:lambda:us-east-1:123456789012:event-source-mapping:a1b2c3d4-5678-90ab-cdef-11111EXAMPLE'
+    const bucket = 'arn:aws:s3:::reports'
     const delivered = withRequest('cloudtrail-lambda-tag-resource', {
-      resource: mapping,
+      resource: bucket,
       tags: { [LOCK_TAG]: 'enabled' },
     })
 
@@ -150,8 +149,58 @@ describe('readEvent: a Lambda call that names no function says which field', () 
 
     // Assess
     expect(read).toThrowError(
-      malformed(`requestParameters.resource is "${mapping}", not a Lambda function name or ARN.`),
+      malformed(`requestParameters.resource is "${bucket}", not a Lambda function name or ARN.`),
     )
+  })
+
+  it.each([
+    ['event-source-mapping', 'a1b2c3d4-5678-90ab-cdef-11111EXAMPLE'],
+    ['code-signing-config', 'csc-0a1b2c3d4e5f60001'],
+  ])(
+    'a TagResource of the lock tag on a Lambda %s is ignored quietly, naming what was tagged',
+    (kind, id) => {
+      // Prepare
+      const delivered = withRequest('cloudtrail-lambda-tag-resource', {
+        resource: `arn:aws:lambda:us-east-1:123456789012:${kind}:${id}`,
+        tags: { [LOCK_TAG]: 'enabled' },
+      })
+
+      // Act
+      const result = readEvent(delivered, LOCK_TAG)
+
+      // Assess
+      expect(result).toEqual({
+        eventId: delivered.id,
+        detailType: API_CALL,
+        ignored: `TagResource20170331v2 tagged a Lambda ${kind}, not a function`,
+      })
+    },
+  )
+
+  it('an UntagResource of a function ARN is still read as that function', () => {
+    // Prepare
+    const delivered = withRequest('cloudtrail-lambda-untag-resource', {
+      resource: `arn:aws:lambda:us-east-1:123456789012:function:${FUNCTION}`,
+      tagKeys: [LOCK_TAG],
+    })
+
+    // Act
+    const result = readEvent(delivered, LOCK_TAG)
+
+    // Assess
+    expect(result).toMatchObject({ functionNames: [FUNCTION], reach: 'named' })
+  })
+
+  it('a Lambda call named like an inherited object property changes no lock', () => {
+    // Prepare
+    const delivered = event('cloudtrail-lambda-create-function')
+    delivered.detail.eventName = 'constructor'
+
+    // Act
+    const result = readEvent(delivered, LOCK_TAG)
+
+    // Assess
+    expect(result).toMatchObject({ ignored: 'Lambda API call constructor does not change a lock' })
   })
 
   it.each([
