@@ -104,28 +104,35 @@ describe('readEvent on the JSON AWS delivers', () => {
     expect(result).toMatchObject({ ignored: 'the tag credential-lock did not change' })
   })
 
-  it.each([
-    ['a string', 'not json at all', /not an EventBridge event/],
+  // Events are built inside the test: a fixture that fails to load must fail a test, not the file's import.
+  it.each<[string, () => unknown, RegExp]>([
+    ['a string', () => 'not json at all', /not an EventBridge event/],
     [
       'an event without detail',
-      { id: 'x', 'detail-type': 'Scheduled Event', source: 'aws.events' },
+      () => ({ id: 'x', 'detail-type': 'Scheduled Event', source: 'aws.events' }),
       /no "detail"/,
     ],
     [
       'a state change with a forged instance id',
-      { ...fixture('ec2-state-change-running'), detail: { 'instance-id': 'i-../../etc', state: 'running' } },
+      () => ({
+        ...fixture('ec2-state-change-running'),
+        detail: { 'instance-id': 'i-../../etc', state: 'running' },
+      }),
       /not an EC2 instance ID/,
     ],
     [
       'a deletion naming no function',
-      (() => {
+      () => {
         const event = fixture('cloudtrail-lambda-delete-function')
         ;(event.detail as { requestParameters: unknown }).requestParameters = { functionName: 'a/../b' }
         return event
-      })(),
+      },
       /not a Lambda function name or ARN/,
     ],
-  ])('%s is malformed and named as such', (_, event, message) => {
+  ])('%s is malformed and named as such', (_, buildEvent, message) => {
+    // Prepare
+    const event = buildEvent()
+
     // Act
     const read = () => readEvent(event, LOCK_TAG)
 
