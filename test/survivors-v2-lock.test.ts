@@ -327,25 +327,33 @@ describe('functions', () => {
     expectSidsIamAccepts(decision)
   })
 
-  it('name, in LockTooLargeError, exactly the characters the tombstones and locked functions would take', () => {
-    // Prepare: five instances' tombstones and a locked function with exempt actions, once with room and once
-    // with none.
-    const current: CurrentLock = {
-      locked: new Set(),
-      tombstones: new Map([1, 2, 3, 4, 5].map((n) => [idOf(n), { since }])),
-    }
-    const options = { current, functions: [fn('worker')], exemptActions: ['s3:GetObject'] }
-    const withRoom = decide([], options)
+  it.each([
+    ['with exempt actions', ['s3:GetObject']],
+    ['without exempt actions', undefined],
+  ])(
+    'name, in LockTooLargeError, exactly the characters the tombstones and a locked function take, %s',
+    (_, exemptActions) => {
+      // Prepare: five instances' tombstones and a locked function, once with room and once with none.
+      const current: CurrentLock = {
+        locked: new Set(),
+        tombstones: new Map([1, 2, 3, 4, 5].map((n) => [idOf(n), { since }])),
+      }
+      const options = { current, functions: [fn('worker')], exemptActions }
+      const withRoom = decide([], options)
 
-    // Act
-    const attempt = () =>
-      decide([], { ...options, budget: { otherInlineChars: INLINE_POLICY_BUDGET - 10, managedPolicies: 0 } })
+      // Act
+      const attempt = () =>
+        decide([], {
+          ...options,
+          budget: { otherInlineChars: INLINE_POLICY_BUDGET - 10, managedPolicies: 0 },
+        })
 
-    // Assess: the figure a user reads is what the controller would write, not an estimate that understates it.
-    expect(withRoom).toMatchObject({ action: 'put' })
-    const needed = withRoom.action === 'put' ? withRoom.chars.reduce((sum, chars) => sum + chars, 0) : 0
-    expect(attempt).toThrowError(expect.objectContaining({ name: 'LockTooLargeError', lockChars: needed }))
-  })
+      // Assess: the figure a user reads is what the controller would write, not an estimate that understates it.
+      expect(withRoom).toMatchObject({ action: 'put' })
+      const needed = withRoom.action === 'put' ? withRoom.chars.reduce((sum, chars) => sum + chars, 0) : 0
+      expect(attempt).toThrowError(expect.objectContaining({ name: 'LockTooLargeError', lockChars: needed }))
+    },
+  )
 
   it('are judged in name order whatever order Lambda lists them in', () => {
     // Act

@@ -516,7 +516,9 @@ describe('failing closed', () => {
 
     // Assess
     expect(error).toBeInstanceOf(LockdownError)
+    // The name is what Lambda's error report and a log query show.
     expect(error).toMatchObject({
+      name: 'LockdownError',
       failureMode: 'closed',
       cause: failure,
       message:
