@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Mutation testing of the controller's logic: `npm run mutate`, or `npm run mutate -- --mutate handlers/events.ts`
- * for one file. Not in CI: a whole run takes about 20 minutes here.
+ * for one file. Not in CI: a whole run takes 30-40 minutes here.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
