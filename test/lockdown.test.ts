@@ -16,11 +16,10 @@ import {
 } from '../handlers/lockdown.js'
 import { readLockdownConfig } from '../handlers/lockdown-config.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
-import { sessionFromIp } from './support/lambda-session.js'
+import { ENVIRONMENT_IP, sessionFromIp } from './support/lambda-session.js'
 import { useMotoAccount } from './support/moto.js'
 import { ALLOW_ALL, GET_OBJECT, verdict } from './support/simulate.js'
 
-const ENVIRONMENT_IP = '198.51.100.23'
 const THIEF_IP = '203.0.113.66'
 const FUNCTION_NAME = 'orders'
 const ROLE_NAME = 'orders-fn'

@@ -7,24 +7,21 @@ import { describe, expect, it } from 'vitest'
 import { InvalidFactsError, SessionPolicyTooLargeError } from '../policy/errors.js'
 import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
 import {
-  type FunctionSession,
-  roleArnOf,
+  ENVIRONMENT_IP,
+  ORDERS_ROLE_ARN,
+  ORDERS_SESSION,
   sessionFromIp,
   sessionThroughEndpoint,
   sessionViaAwsService,
 } from './support/lambda-session.js'
 import { ALLOW_ALL, type ApiCall, GET_OBJECT, type RolePolicy, verdict } from './support/simulate.js'
 
-const SESSION: FunctionSession = { accountId: '123456789012', roleName: 'orders-fn', sessionName: 'orders' }
-const ROLE_ARN = roleArnOf(SESSION)
-/** The address checkip.amazonaws.com reports for the execution environment (documentation range). */
-const ENVIRONMENT_IP = '198.51.100.23'
 const THIEF_IP = '203.0.113.66'
 const SERVICE_IP = '192.0.2.50'
 const OWN_VPC = 'vpc-0a1a2a3a4a5a6a7a8'
 const THIEF_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
 
-const ASSUME_OWN_ROLE: ApiCall = { action: 'sts:AssumeRole', resource: ROLE_ARN }
+const ASSUME_OWN_ROLE: ApiCall = { action: 'sts:AssumeRole', resource: ORDERS_ROLE_ARN }
 const ASSUME_OTHER_ROLE: ApiCall = {
   action: 'sts:AssumeRole',
   resource: 'arn:aws:iam::210987654321:role/reports',
@@ -39,7 +36,7 @@ const PUT_LOG_EVENTS: ApiCall = {
 }
 
 function lockedTo(sourceVpcs: SourceVpcs, address = ENVIRONMENT_IP): string {
-  return sessionLockPolicy({ roleArn: ROLE_ARN, address, sourceVpcs })
+  return sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address, sourceVpcs })
 }
 
 describe('the locked session', () => {
@@ -48,10 +45,14 @@ describe('the locked session', () => {
     const sessionPolicy = lockedTo([])
 
     // Act
-    const fromEnvironment = await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), {
-      sessionPolicy,
-    })
-    const fromThief = await verdict([ALLOW_ALL], sessionFromIp(SESSION, THIEF_IP, GET_OBJECT), {
+    const fromEnvironment = await verdict(
+      [ALLOW_ALL],
+      sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT),
+      {
+        sessionPolicy,
+      },
+    )
+    const fromThief = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, THIEF_IP, GET_OBJECT), {
       sessionPolicy,
     })
 
@@ -65,12 +66,16 @@ describe('the locked session', () => {
     const sessionPolicy = lockedTo([], '2600:1f18:4a3:6b00::23')
 
     // Act
-    const own = await verdict([ALLOW_ALL], sessionFromIp(SESSION, '2600:1f18:4a3:6b00::23', GET_OBJECT), {
-      sessionPolicy,
-    })
+    const own = await verdict(
+      [ALLOW_ALL],
+      sessionFromIp(ORDERS_SESSION, '2600:1f18:4a3:6b00::23', GET_OBJECT),
+      {
+        sessionPolicy,
+      },
+    )
     const neighbour = await verdict(
       [ALLOW_ALL],
-      sessionFromIp(SESSION, '2600:1f18:4a3:6b00::24', GET_OBJECT),
+      sessionFromIp(ORDERS_SESSION, '2600:1f18:4a3:6b00::24', GET_OBJECT),
       {
         sessionPolicy,
       },
@@ -85,7 +90,7 @@ describe('the locked session', () => {
     const sessionPolicy = lockedTo([])
 
     // Act
-    const result = await verdict([ALLOW_ALL], sessionViaAwsService(SESSION, SERVICE_IP, GET_OBJECT), {
+    const result = await verdict([ALLOW_ALL], sessionViaAwsService(ORDERS_SESSION, SERVICE_IP, GET_OBJECT), {
       sessionPolicy,
     })
 
@@ -98,12 +103,20 @@ describe('the locked session', () => {
     const sessionPolicy = lockedTo([])
 
     // Act
-    const ownRole = await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, ASSUME_OWN_ROLE), {
-      sessionPolicy,
-    })
-    const otherRole = await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, ASSUME_OTHER_ROLE), {
-      sessionPolicy,
-    })
+    const ownRole = await verdict(
+      [ALLOW_ALL],
+      sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, ASSUME_OWN_ROLE),
+      {
+        sessionPolicy,
+      },
+    )
+    const otherRole = await verdict(
+      [ALLOW_ALL],
+      sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, ASSUME_OTHER_ROLE),
+      {
+        sessionPolicy,
+      },
+    )
 
     // Assess
     expect(ownRole).toBe('ExplicitlyDenied')
@@ -124,10 +137,10 @@ describe('the locked session', () => {
     const listRoles: ApiCall = { action: 'iam:ListRoles', resource: '*' }
 
     // Act
-    const granted = await verdict([onlyReads], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+    const granted = await verdict([onlyReads], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
       sessionPolicy,
     })
-    const notGranted = await verdict([onlyReads], sessionFromIp(SESSION, ENVIRONMENT_IP, listRoles), {
+    const notGranted = await verdict([onlyReads], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, listRoles), {
       sessionPolicy,
     })
 
@@ -141,10 +154,13 @@ describe('the locked session', () => {
     const lambdaServiceIp = '192.0.2.99'
 
     // Act
-    const delivery = await verdict([ALLOW_ALL], sessionFromIp(SESSION, lambdaServiceIp, PUT_LOG_EVENTS))
+    const delivery = await verdict(
+      [ALLOW_ALL],
+      sessionFromIp(ORDERS_SESSION, lambdaServiceIp, PUT_LOG_EVENTS),
+    )
     const lockedFromThere = await verdict(
       [ALLOW_ALL],
-      sessionFromIp(SESSION, lambdaServiceIp, PUT_LOG_EVENTS),
+      sessionFromIp(ORDERS_SESSION, lambdaServiceIp, PUT_LOG_EVENTS),
       {
         sessionPolicy: lockedTo([]),
       },
@@ -158,8 +174,8 @@ describe('the locked session', () => {
 
 describe('VPC endpoints and in-VPC services', () => {
   const endpointCall = (vpc: string) =>
-    sessionThroughEndpoint(SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
-  const fromVpcInterface = sessionFromIp(SESSION, '10.0.1.23', RDS_IAM_CONNECT)
+    sessionThroughEndpoint(ORDERS_SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
+  const fromVpcInterface = sessionFromIp(ORDERS_SESSION, '10.0.1.23', RDS_IAM_CONNECT)
 
   it('by default lets every endpoint call and every in-VPC service through, so a VPC function keeps working', async () => {
     // Prepare
@@ -170,7 +186,7 @@ describe('VPC endpoints and in-VPC services', () => {
       await verdict([ALLOW_ALL], endpointCall(OWN_VPC), { sessionPolicy }),
       await verdict([ALLOW_ALL], endpointCall(THIEF_VPC), { sessionPolicy }),
       await verdict([ALLOW_ALL], fromVpcInterface, { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, THIEF_IP, RDS_IAM_CONNECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, THIEF_IP, RDS_IAM_CONNECT), { sessionPolicy }),
     ]
 
     // Assess: the default leaves a thief's own endpoint open; the public path stays shut even for RDS.
@@ -186,7 +202,9 @@ describe('VPC endpoints and in-VPC services', () => {
       await verdict([ALLOW_ALL], endpointCall(OWN_VPC), { sessionPolicy }),
       await verdict([ALLOW_ALL], endpointCall(THIEF_VPC), { sessionPolicy }),
       await verdict([ALLOW_ALL], fromVpcInterface, { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
     ]
 
     // Assess
@@ -227,7 +245,8 @@ describe('what STS can take', () => {
     const vpcs = Array.from({ length: 80 }, (_, index) => `vpc-${index.toString(16).padStart(17, '0')}`)
 
     // Act
-    const build = () => sessionLockPolicy({ roleArn: ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
+    const build = () =>
+      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
 
     // Assess
     expect(build).toThrow(SessionPolicyTooLargeError)
@@ -243,7 +262,7 @@ describe('what STS can take', () => {
     ['a unique-local IPv6', 'fd00::1'],
   ])('refuses a look-up answer that is %s', (_, address) => {
     // Act
-    const build = () => sessionLockPolicy({ roleArn: ROLE_ARN, address, sourceVpcs: [] })
+    const build = () => sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address, sourceVpcs: [] })
 
     // Assess
     expect(build).toThrow(InvalidFactsError)
@@ -253,7 +272,7 @@ describe('what STS can take', () => {
     // Act
     const badRole = () => sessionLockPolicy({ roleArn: 'orders-fn', address: ENVIRONMENT_IP, sourceVpcs: [] })
     const badVpc = () =>
-      sessionLockPolicy({ roleArn: ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: ['vpc1'] })
+      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: ['vpc1'] })
 
     // Assess
     expect(badRole).toThrow(/"orders-fn" is not an IAM role ARN/)

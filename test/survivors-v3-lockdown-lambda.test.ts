@@ -16,12 +16,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { LockdownError } from '../handlers/errors.js'
 import { lockdownFromEnvironment } from '../handlers/lockdown-lambda.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
-import { type FunctionSession, roleArnOf, sessionFromIp } from './support/lambda-session.js'
+import { ENVIRONMENT_IP, ORDERS_ROLE_ARN, ORDERS_SESSION, sessionFromIp } from './support/lambda-session.js'
 import { ATTACKER_V4, HOUR, MINUTE, SECOND } from './support/lock-scene.js'
 import { ALLOW_ALL, GET_OBJECT, verdict } from './support/simulate.js'
 
-const SESSION: FunctionSession = { accountId: '123456789012', roleName: 'orders-fn', sessionName: 'orders' }
-const ENVIRONMENT_IP = '198.51.100.23'
 const T0 = new Date('2026-11-26T06:00:00.000Z')
 const RETRY_AFTER_MS = MINUTE
 const SHORT_INVOCATION_MS = 30 * SECOND
@@ -37,7 +35,7 @@ function lambdaEnvironment(settings: Record<string, string> = {}): Record<string
     AWS_SECRET_ACCESS_KEY: 'original-secret',
     AWS_SESSION_TOKEN: 'lambda-token',
     AWS_REGION: 'eu-west-1',
-    AWS_LAMBDA_FUNCTION_NAME: SESSION.sessionName,
+    AWS_LAMBDA_FUNCTION_NAME: ORDERS_SESSION.sessionName,
     CREDENTIAL_LOCK_ADDRESS_URL: standIn.url,
     ...settings,
   }
@@ -65,7 +63,7 @@ beforeEach(async () => {
     }
   })
   sts.on(GetCallerIdentityCommand).resolves({
-    Arn: `arn:aws:sts::${SESSION.accountId}:assumed-role/${SESSION.roleName}/${SESSION.sessionName}`,
+    Arn: `arn:aws:sts::${ORDERS_SESSION.accountId}:assumed-role/${ORDERS_SESSION.roleName}/${ORDERS_SESSION.sessionName}`,
   })
 })
 
@@ -88,12 +86,17 @@ describe('a lockdown built from the environment', () => {
     // Assess
     const [call] = sts.commandCalls(AssumeRoleCommand)
     const input = call?.args[0].input as AssumeRoleCommandInput
-    expect(input).toMatchObject({ RoleArn: roleArnOf(SESSION), RoleSessionName: SESSION.sessionName })
+    expect(input).toMatchObject({
+      RoleArn: ORDERS_ROLE_ARN,
+      RoleSessionName: ORDERS_SESSION.sessionName,
+    })
     const sessionPolicy = input.Policy ?? ''
     expect([
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, '10.0.1.23', GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, '10.0.1.23', GET_OBJECT), { sessionPolicy }),
     ]).toEqual(['Allowed', 'ExplicitlyDenied', 'ExplicitlyDenied'])
     const client = call?.thisValue as STSClient
     expect(await client.config.region()).toBe('eu-west-1')
@@ -109,7 +112,7 @@ describe('a lockdown built from the environment', () => {
         level: 'INFO',
         message: 'Credentials locked to this execution environment',
         address: ENVIRONMENT_IP,
-        roleArn: roleArnOf(SESSION),
+        roleArn: ORDERS_ROLE_ARN,
         expiration: new Date(T0.getTime() + HOUR).toISOString(),
         lockMs: 0,
       },
@@ -170,7 +173,7 @@ describe('a lockdown built from the environment', () => {
             },
           ],
         },
-        FunctionName: SESSION.sessionName,
+        FunctionName: ORDERS_SESSION.sessionName,
         FailureMode: 'open',
         LockdownFailed: 1,
       },
@@ -197,7 +200,7 @@ describe('a lockdown built from the environment', () => {
 describe("the function's one lockdown", () => {
   /** The module as a function loads it: fresh, with Lambda's variables in `process.env`. */
   async function freshModule() {
-    const environment = lambdaEnvironment({ CREDENTIAL_LOCK_ROLE_ARN: roleArnOf(SESSION) })
+    const environment = lambdaEnvironment({ CREDENTIAL_LOCK_ROLE_ARN: ORDERS_ROLE_ARN })
     for (const [name, value] of Object.entries(environment)) vi.stubEnv(name, value)
     vi.stubEnv('AWS_CREDENTIAL_EXPIRATION', undefined)
     vi.spyOn(console, 'info').mockImplementation(() => {})

@@ -28,18 +28,15 @@ import {
 import type { SourceVpcs } from '../policy/session-lock.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
 import {
-  type FunctionSession,
-  roleArnOf,
+  ENVIRONMENT_IP,
+  ORDERS_ROLE_ARN,
+  ORDERS_SESSION,
   sessionFromIp,
   sessionThroughEndpoint,
 } from './support/lambda-session.js'
 import { APP_VPC, ATTACKER_V4, FOREIGN_VPC, HOUR, MINUTE, SECOND } from './support/lock-scene.js'
 import { ALLOW_ALL, type ApiCall, GET_OBJECT, verdict } from './support/simulate.js'
 
-const SESSION: FunctionSession = { accountId: '123456789012', roleName: 'orders-fn', sessionName: 'orders' }
-const ROLE_ARN = roleArnOf(SESSION)
-/** The address checkip.amazonaws.com reports for the execution environment (documentation range). */
-const ENVIRONMENT_IP = '198.51.100.23'
 const ORIGINAL: AwsCredentials = {
   accessKeyId: 'ASIAORIGINAL',
   secretAccessKey: 'original-secret',
@@ -52,7 +49,7 @@ const RENEW_MARGIN_MS = 6 * MINUTE
 /** The SDK v3 asks its credentials provider again this long before the expiration it was given. */
 const SDK_REFRESH_WINDOW_MS = 5 * MINUTE
 const SHORT_INVOCATION_MS = 30 * SECOND
-const ASSUME_OWN_ROLE: ApiCall = { action: 'sts:AssumeRole', resource: ROLE_ARN }
+const ASSUME_OWN_ROLE: ApiCall = { action: 'sts:AssumeRole', resource: ORDERS_ROLE_ARN }
 
 interface LoggedLine {
   readonly message: string
@@ -128,9 +125,9 @@ function harness(options: Options = {}) {
     },
     roleArn: async () => {
       counts.roleLookups += 1
-      return ROLE_ARN
+      return ORDERS_ROLE_ARN
     },
-    sessionName: SESSION.sessionName,
+    sessionName: ORDERS_SESSION.sessionName,
     originalCredentials,
     environment,
     log: {
@@ -197,21 +194,25 @@ describe('the first invocation', () => {
     expect(seen).toEqual(lockedNumber(1, new Date(T0.getTime() + HOUR)))
     expect(h.assumeRoles).toEqual([
       {
-        RoleArn: ROLE_ARN,
-        RoleSessionName: SESSION.sessionName,
+        RoleArn: ORDERS_ROLE_ARN,
+        RoleSessionName: ORDERS_SESSION.sessionName,
         Policy: expect.any(String),
         DurationSeconds: 3_600,
       },
     ])
     const sessionPolicy = h.assumeRoles[0]?.Policy ?? ''
     const endpoint = (vpc: string) =>
-      sessionThroughEndpoint(SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
+      sessionThroughEndpoint(ORDERS_SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
     const results = [
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
       await verdict([ALLOW_ALL], endpoint(APP_VPC), { sessionPolicy }),
       await verdict([ALLOW_ALL], endpoint(FOREIGN_VPC), { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, ASSUME_OWN_ROLE), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, ASSUME_OWN_ROLE), {
+        sessionPolicy,
+      }),
     ]
     expect(results).toEqual([
       'Allowed',
@@ -240,7 +241,7 @@ describe('the first invocation', () => {
         message: 'Credentials locked to this execution environment',
         details: {
           address: ENVIRONMENT_IP,
-          roleArn: ROLE_ARN,
+          roleArn: ORDERS_ROLE_ARN,
           expiration: new Date(T0.getTime() + 250 + HOUR).toISOString(),
           lockMs: 250,
         },
@@ -263,7 +264,7 @@ describe('the first invocation', () => {
     expect(seen).toEqual(Array(5).fill('ASIALOCKED1'))
     expect(renewed).toBe('ASIALOCKED2')
     expect(h.counts).toEqual({ lookups: 2, roleLookups: 1 })
-    expect(h.assumeRoles.map((input) => input.RoleArn)).toEqual([ROLE_ARN, ROLE_ARN])
+    expect(h.assumeRoles.map((input) => input.RoleArn)).toEqual([ORDERS_ROLE_ARN, ORDERS_ROLE_ARN])
   })
 
   const complete = {

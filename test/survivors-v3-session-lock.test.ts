@@ -7,23 +7,21 @@ import { describe, expect, it } from 'vitest'
 import { InvalidFactsError, SessionPolicyTooLargeError } from '../policy/errors.js'
 import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
 import {
-  type FunctionSession,
-  roleArnOf,
+  ENVIRONMENT_IP,
+  ORDERS_ROLE_ARN,
+  ORDERS_SESSION,
   sessionFromIp,
   sessionThroughEndpoint,
 } from './support/lambda-session.js'
 import { ALLOWED, APP_VPC, ATTACKER_V4, DENIED } from './support/lock-scene.js'
 import { ALLOW_ALL, type ApiCall, GET_OBJECT, verdict } from './support/simulate.js'
 
-const SESSION: FunctionSession = { accountId: '123456789012', roleName: 'orders-fn', sessionName: 'orders' }
-const ROLE_ARN = roleArnOf(SESSION)
-const ENVIRONMENT_IP = '198.51.100.23'
 const RDS_IAM_CONNECT: ApiCall = {
   action: 'rds-db:connect',
   resource: 'arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTU/app',
 }
 
-function lockedTo(sourceVpcs: SourceVpcs, address = ENVIRONMENT_IP, roleArn = ROLE_ARN): string {
+function lockedTo(sourceVpcs: SourceVpcs, address = ENVIRONMENT_IP, roleArn = ORDERS_ROLE_ARN): string {
   return sessionLockPolicy({ roleArn, address, sourceVpcs })
 }
 
@@ -35,7 +33,7 @@ describe('in-VPC services seen from private addresses', () => {
       const sessionPolicy = lockedTo([APP_VPC])
 
       // Act
-      const result = await verdict([ALLOW_ALL], sessionFromIp(SESSION, privateIp, RDS_IAM_CONNECT), {
+      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, privateIp, RDS_IAM_CONNECT), {
         sessionPolicy,
       })
 
@@ -51,7 +49,7 @@ describe('in-VPC services seen from private addresses', () => {
       const sessionPolicy = lockedTo('any')
 
       // Act
-      const result = await verdict([ALLOW_ALL], sessionFromIp(SESSION, publicIp, RDS_IAM_CONNECT), {
+      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, publicIp, RDS_IAM_CONNECT), {
         sessionPolicy,
       })
 
@@ -70,12 +68,14 @@ describe('VPC endpoints', () => {
     const results = [
       await verdict(
         [ALLOW_ALL],
-        sessionThroughEndpoint(SESSION, { vpc: APP_VPC, privateIp: '10.0.1.23' }, GET_OBJECT),
+        sessionThroughEndpoint(ORDERS_SESSION, { vpc: APP_VPC, privateIp: '10.0.1.23' }, GET_OBJECT),
         {
           sessionPolicy,
         },
       ),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
     ]
 
     // Assess
@@ -87,7 +87,7 @@ describe('VPC endpoints', () => {
     const otherVpc = 'vpc-0b1b2b3b'
     const sessionPolicy = lockedTo([otherVpc, APP_VPC, otherVpc])
     const endpointIn = (vpc: string) =>
-      sessionThroughEndpoint(SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
+      sessionThroughEndpoint(ORDERS_SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
 
     // Act
     const results = [
@@ -108,8 +108,10 @@ describe('the address it pins', () => {
 
     // Act
     const results = [
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ENVIRONMENT_IP, GET_OBJECT), { sessionPolicy }),
-      await verdict([ALLOW_ALL], sessionFromIp(SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ATTACKER_V4, GET_OBJECT), { sessionPolicy }),
     ]
 
     // Assess

@@ -16,6 +16,16 @@ export function roleArnOf(session: FunctionSession): string {
   return `arn:aws:iam::${session.accountId}:role/${session.roleName}`
 }
 
+/** The function the lockdown tests lock, with its session as Lambda names it. */
+export const ORDERS_SESSION: FunctionSession = {
+  accountId: '123456789012',
+  roleName: 'orders-fn',
+  sessionName: 'orders',
+}
+export const ORDERS_ROLE_ARN = roleArnOf(ORDERS_SESSION)
+/** The address checkip.amazonaws.com reports for the function's execution environment (documentation range). */
+export const ENVIRONMENT_IP = '198.51.100.23'
+
 /** The session used over the internet from `ip`: the function's own egress address, or a thief's. */
 export function sessionFromIp(session: FunctionSession, ip: string, call: ApiCall): SimulatedRequest {
   return sessionRequest(session, call, { 'aws:SourceIp': ip, 'aws:ViaAWSService': 'false' })
