@@ -3,12 +3,7 @@
  * kinds, an opted-out instance a lock still names, the remove path, and an instance profile IAM did not
  * list. Each outcome is judged by the IAM verdict the role's policies give after the batch.
  */
-import {
-  DescribeInstancesCommand,
-  DescribeNatGatewaysCommand,
-  DescribeRouteTablesCommand,
-  type Instance,
-} from '@aws-sdk/client-ec2'
+import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2'
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import { DeleteRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
@@ -38,6 +33,7 @@ import {
   profileArn,
   QUEUE,
   REGION,
+  serveNatGateway,
   serveWorld,
 } from './support/mocked-controller.js'
 import { ALLOW_ALL, fromPublicIp, type RolePolicy, type Verdict, verdict } from './support/simulate.js'
@@ -554,18 +550,7 @@ describe('what the controller reads', () => {
   it('allows the NAT gateway address of a private instance: its egress is looked up', async () => {
     // Prepare
     serveWorld(aws, { roles: ROLES, instances: [ec2Instance(LUKE, 'web')] })
-    aws.ec2.on(DescribeRouteTablesCommand).resolves({
-      RouteTables: [
-        {
-          VpcId: 'vpc-1',
-          Associations: [{ SubnetId: 'subnet-1' }],
-          Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' }],
-        },
-      ],
-    })
-    aws.ec2.on(DescribeNatGatewaysCommand).resolves({
-      NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: '198.51.100.7' }] }],
-    })
+    serveNatGateway(aws, { PublicIp: '198.51.100.7' })
 
     // Act
     await runBatchOnServedWorld([stateChange(LUKE, 'running')])

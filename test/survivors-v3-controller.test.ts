@@ -4,12 +4,7 @@
  * what a dry run writes (nothing), the order and content of the writes over the inline policy and managed parts,
  * which failures are retried rather than worked around, and the lines an auditor reads.
  */
-import {
-  DescribeNatGatewaysCommand,
-  DescribeRouteTablesCommand,
-  DescribeSubnetsCommand,
-  type Instance,
-} from '@aws-sdk/client-ec2'
+import { DescribeSubnetsCommand, type Instance } from '@aws-sdk/client-ec2'
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import {
   AttachRolePolicyCommand,
@@ -43,6 +38,7 @@ import {
   POLICY,
   QUEUE,
   REGION,
+  serveNatGateway,
   serveWorld,
 } from './support/mocked-controller.js'
 import { ALLOW_ALL, fromPublicIp, LIST_ROLES, verdict } from './support/simulate.js'
@@ -451,18 +447,7 @@ describe('a function the lock holds a tombstone for', () => {
 describe('the lines an auditor reads', () => {
   it('warn of an opted-in instance the lock skips, by role and instance, and count it', async () => {
     // Prepare: LUKE leaves through a NAT gateway whose public address EC2 does not show.
-    aws.ec2.on(DescribeRouteTablesCommand).resolves({
-      RouteTables: [
-        {
-          VpcId: 'vpc-1',
-          Associations: [{ SubnetId: 'subnet-1' }],
-          Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' }],
-        },
-      ],
-    })
-    aws.ec2.on(DescribeNatGatewaysCommand).resolves({
-      NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PrivateIp: '10.0.0.5' }] }],
-    })
+    serveNatGateway(aws, { PrivateIp: '10.0.0.5' })
 
     // Act
     const { lines, metrics } = await run([stateChange(LUKE, 'running')])

@@ -8,6 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import {
   DescribeInstancesCommand,
+  DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
@@ -111,6 +112,22 @@ export function serveWorld(aws: MockedAws, world: MockedWorld): void {
   aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] })
   aws.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] })
   aws.events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] })
+}
+
+/** Subnet `subnet-1` of `vpc-1` sends its default route through NAT gateway `nat-1`, which has `address`. */
+export function serveNatGateway(aws: MockedAws, address: { PublicIp?: string; PrivateIp?: string }): void {
+  aws.ec2.on(DescribeRouteTablesCommand).resolves({
+    RouteTables: [
+      {
+        VpcId: 'vpc-1',
+        Associations: [{ SubnetId: 'subnet-1' }],
+        Routes: [{ DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' }],
+      },
+    ],
+  })
+  aws.ec2.on(DescribeNatGatewaysCommand).resolves({
+    NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [address] }],
+  })
 }
 
 function matches(instance: Instance, filters: readonly Filter[]): boolean {
