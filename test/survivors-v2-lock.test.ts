@@ -100,6 +100,23 @@ function credentialsOf(n: number, change: Partial<InstanceCredentials> = {}): In
   return { accountId: ACCOUNT, region: REGION, roleName: ROLE, instanceId: idOf(n), vpcId: VPC, ...change }
 }
 
+/** A function on the role, opted in, in a VPC behind one NAT address. */
+function fn(name: string, change: Partial<FunctionFacts> = {}): FunctionFacts {
+  return {
+    functionName: name,
+    roleName: ROLE,
+    optedIn: true,
+    vpcId: VPC,
+    egressIps: ['198.51.100.200'],
+    subnetCidrs: ['10.0.8.0/24'],
+    ...change,
+  }
+}
+
+function fnCredentials(name: string, issuedAt?: Date): FunctionCredentials {
+  return { accountId: ACCOUNT, region: REGION, roleName: ROLE, functionName: name, issuedAt }
+}
+
 function statementsOf(decision: LockDecision): { Sid?: string; NotAction?: string[] }[][] {
   return decision.action === 'put' ? decision.documents.map((document) => JSON.parse(document).Statement) : []
 }
@@ -282,22 +299,6 @@ describe('a tombstone written before tombstones carried an issue time, on an ins
 })
 
 describe('functions', () => {
-  const fn = (name: string, change: Partial<FunctionFacts> = {}): FunctionFacts => ({
-    functionName: name,
-    roleName: ROLE,
-    optedIn: true,
-    vpcId: VPC,
-    egressIps: ['198.51.100.200'],
-    subnetCidrs: ['10.0.8.0/24'],
-    ...change,
-  })
-  const fnCredentials = (name: string, issuedAt?: Date): FunctionCredentials => ({
-    accountId: ACCOUNT,
-    region: REGION,
-    roleName: ROLE,
-    functionName: name,
-    issuedAt,
-  })
   const since = new Date(NOW.getTime() - HOUR)
   const tombstoned = (name: string, issuedBefore?: Date): CurrentLock => ({
     ...NO_LOCK,
@@ -597,21 +598,6 @@ describe('readLock', () => {
 })
 
 describe('more lock v2 edges', () => {
-  const fn = (name: string, change: Partial<FunctionFacts> = {}): FunctionFacts => ({
-    functionName: name,
-    roleName: ROLE,
-    optedIn: true,
-    vpcId: VPC,
-    egressIps: ['198.51.100.200'],
-    subnetCidrs: ['10.0.8.0/24'],
-    ...change,
-  })
-  const fnCredentials = (name: string): FunctionCredentials => ({
-    accountId: ACCOUNT,
-    region: REGION,
-    roleName: ROLE,
-    functionName: name,
-  })
   const since = new Date(NOW.getTime() - HOUR)
 
   it('keeps the issue time of a tombstone on an instance that runs again', () => {
