@@ -22,6 +22,7 @@ import {
   ACCOUNT,
   FOREIGN_VPC,
   HOUR,
+  INLINE_ONLY,
   NO_LOCK,
   T0 as NOW,
   REGION,
@@ -56,8 +57,6 @@ function facts(change: Partial<InstanceFacts> = {}): InstanceFacts {
     ...change,
   }
 }
-
-const INLINE_ONLY: LockBudget = { otherInlineChars: 0, managedPolicies: 0 }
 
 function decide(
   instances: readonly InstanceFacts[],

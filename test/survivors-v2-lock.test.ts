@@ -22,6 +22,7 @@ import {
   ACCOUNT,
   FOREIGN_VPC,
   HOUR,
+  INLINE_ONLY,
   NO_LOCK,
   T0 as NOW,
   REGION,
@@ -43,7 +44,6 @@ import {
 const ROLE = 'app-server'
 const SECOND_VPC = 'vpc-0b1b2b3b4b5b6b7b8'
 const INSTANCE = 'i-0a1b2c3d4e5f60718'
-const INLINE_ONLY: LockBudget = { otherInlineChars: 0, managedPolicies: 0 }
 
 const idOf = (n: number) => `i-0a1b2c3d4e5f6${String(n).padStart(4, '0')}`
 const publicIpOf = (n: number) => `198.51.${100 + Math.floor(n / 200)}.${(n % 200) + 10}`

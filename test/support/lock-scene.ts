@@ -2,7 +2,7 @@
  * The account, region, clock and addresses the policy-engine tests share: one place, so every verdict test
  * speaks of the same world.
  */
-import type { CurrentLock, LockSettings } from '../../policy/lock.js'
+import type { CurrentLock, LockBudget, LockSettings } from '../../policy/lock.js'
 import type { Verdict } from './simulate.js'
 
 export const ACCOUNT = '123456789012'
@@ -30,3 +30,5 @@ export const FOREIGN_VPC = 'vpc-0f1f2f3f4f5f6f7f8'
 /** Where the thief uses stolen credentials from (documentation range). */
 export const ATTACKER_V4 = '203.0.113.66'
 export const NO_LOCK: CurrentLock = { locked: new Set(), tombstones: new Map() }
+/** A role with no other inline policy and no managed policy allowed: the whole lock must fit inline. */
+export const INLINE_ONLY: LockBudget = { otherInlineChars: 0, managedPolicies: 0 }
