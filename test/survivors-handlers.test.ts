@@ -11,7 +11,6 @@ import {
   ListRolePoliciesCommand,
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
-import type { CloudFormationCustomResourceCreateEvent } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { publishAudit } from '../handlers/audit.js'
@@ -24,6 +23,7 @@ import {
   removeOwnPolicy,
 } from '../handlers/iam-roles.js'
 import { handler as uninstallHandler } from '../handlers/uninstall.js'
+import { customResourceEvent } from './support/events.js'
 
 const iamMock = mockClient(IAMClient)
 const eventsMock = mockClient(EventBridgeClient)
@@ -262,16 +262,7 @@ describe('readConfig boundaries', () => {
 })
 
 describe('the uninstall entry', () => {
-  const create: CloudFormationCustomResourceCreateEvent = {
-    RequestType: 'Create',
-    ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider',
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:eu-west-3:123456789012:stack/CredentialLock/1',
-    RequestId: 'request-1',
-    LogicalResourceId: 'Uninstall',
-    ResourceType: 'Custom::CredentialLockUninstall',
-    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider' },
-  }
+  const create = customResourceEvent('Create')
 
   afterEach(() => vi.unstubAllEnvs())
 

@@ -9,11 +9,11 @@ import {
   NoSuchEntityException,
 } from '@aws-sdk/client-iam'
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { RoleScope } from '../handlers/role-scope.js'
 import { uninstall } from '../handlers/uninstall.js'
+import { customResourceEvent } from './support/events.js'
 
 const iamMock = mockClient(IAMClient)
 const lambdaMock = mockClient(LambdaClient)
@@ -32,23 +32,6 @@ function runUninstall(requestType: 'Create' | 'Update' | 'Delete', roleScope: Ro
     (message) => warnings.push(message),
   )
   return { running, warnings }
-}
-
-function customResourceEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
-  const common = {
-    ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider',
-    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
-    StackId: 'arn:aws:cloudformation:eu-west-3:123456789012:stack/CredentialLock/1',
-    RequestId: 'request-1',
-    LogicalResourceId: 'Uninstall',
-    ResourceType: 'Custom::CredentialLockUninstall',
-    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider' },
-  }
-  if (requestType === 'Create') return { ...common, RequestType: 'Create' }
-  const existing = { ...common, PhysicalResourceId: 'credential-lock-eu-west-3' }
-  if (requestType === 'Update')
-    return { ...existing, RequestType: 'Update', OldResourceProperties: common.ResourceProperties }
-  return { ...existing, RequestType: 'Delete' }
 }
 
 function profile(name: string, roleName: string) {

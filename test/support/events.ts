@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { SQSEvent } from 'aws-lambda'
+import type { CloudFormationCustomResourceEvent, SQSEvent } from 'aws-lambda'
 import type { InstanceState } from '../../policy/lock.js'
 
 const FIXTURES = new URL('../fixtures/events/', import.meta.url)
@@ -314,4 +314,24 @@ function awsTimestamp(date: Date): string {
 /** An EC2-style id: prefix, dash, 17 lower-case hex digits. */
 function awsId(prefix: string): string {
   return `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`
+}
+
+/** What CloudFormation sends the uninstall custom resource of the deployed stack. */
+export function customResourceEvent(
+  requestType: 'Create' | 'Update' | 'Delete',
+): CloudFormationCustomResourceEvent {
+  const common = {
+    ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider',
+    ResponseURL: 'https://cloudformation-custom-resource-response.example/',
+    StackId: 'arn:aws:cloudformation:eu-west-3:123456789012:stack/CredentialLock/1',
+    RequestId: 'request-1',
+    LogicalResourceId: 'Uninstall',
+    ResourceType: 'Custom::CredentialLockUninstall',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-3:123456789012:function:provider' },
+  }
+  if (requestType === 'Create') return { ...common, RequestType: 'Create' }
+  const existing = { ...common, PhysicalResourceId: 'credential-lock-eu-west-3' }
+  if (requestType === 'Update')
+    return { ...existing, RequestType: 'Update', OldResourceProperties: common.ResourceProperties }
+  return { ...existing, RequestType: 'Delete' }
 }
