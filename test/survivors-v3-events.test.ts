@@ -26,6 +26,18 @@ function withRequest(name: FixtureName, requestParameters: Record<string, unknow
   return edited
 }
 
+/** The whole trigger a call about FUNCTION becomes: nothing about instances, the function, and its reach. */
+function functionTrigger(delivered: EditableEvent, reach: 'named' | 'all-roles') {
+  return {
+    eventId: delivered.id,
+    detailType: API_CALL,
+    instanceIds: [],
+    networkInterfaceIds: [],
+    functionNames: [FUNCTION],
+    reach,
+  }
+}
+
 const malformed = (message: string) => expect.objectContaining({ name: 'MalformedEventError', message })
 
 describe('readEvent: Lambda calls that change no lock', () => {
@@ -82,14 +94,7 @@ describe('readEvent: which roles a configuration update reaches', () => {
     const trigger = readEvent(delivered, LOCK_TAG)
 
     // Assess
-    expect(trigger).toEqual({
-      eventId: delivered.id,
-      detailType: API_CALL,
-      instanceIds: [],
-      networkInterfaceIds: [],
-      functionNames: [FUNCTION],
-      reach: 'all-roles',
-    })
+    expect(trigger).toEqual(functionTrigger(delivered, 'all-roles'))
   })
 
   it("a new VPC alone reaches only the function's own role", () => {
@@ -103,14 +108,7 @@ describe('readEvent: which roles a configuration update reaches', () => {
     const trigger = readEvent(delivered, LOCK_TAG)
 
     // Assess
-    expect(trigger).toEqual({
-      eventId: delivered.id,
-      detailType: API_CALL,
-      instanceIds: [],
-      networkInterfaceIds: [],
-      functionNames: [FUNCTION],
-      reach: 'named',
-    })
+    expect(trigger).toEqual(functionTrigger(delivered, 'named'))
   })
 
   it.each<FixtureName>(['cloudtrail-lambda-tag-resource', 'cloudtrail-lambda-untag-resource'])(
@@ -123,14 +121,7 @@ describe('readEvent: which roles a configuration update reaches', () => {
       const trigger = readEvent(delivered, LOCK_TAG)
 
       // Assess
-      expect(trigger).toEqual({
-        eventId: delivered.id,
-        detailType: API_CALL,
-        instanceIds: [],
-        networkInterfaceIds: [],
-        functionNames: [FUNCTION],
-        reach: 'named',
-      })
+      expect(trigger).toEqual(functionTrigger(delivered, 'named'))
     },
   )
 })
