@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api'
 
 register()
-await import('../handlers/plan.ts')
+await import('../handlers/plan/plan.ts')

@@ -423,7 +423,7 @@ export class CredentialLock extends Construct {
 
   private addController(settings: LockSettings, role: Role, deadLetterQueue: Queue): NodejsFunction {
     const controller = handlerFunction(this, 'Controller', {
-      entry: 'handlers/reconcile.ts',
+      entry: 'handlers/controller/reconcile.ts',
       description: 'credential-lock controller: reconciles the deny policy of every opted-in instance role',
       role,
       logGroup: this.logGroup,

@@ -61,7 +61,7 @@ export class LockUninstall extends Construct {
     )
 
     const onEvent = handlerFunction(this, 'Handler', {
-      entry: 'handlers/uninstall.ts',
+      entry: 'handlers/controller/uninstall.ts',
       description: 'credential-lock uninstall: removes every credential-lock policy on stack deletion',
       role: handlerRole,
       logGroup,

@@ -29,7 +29,7 @@ export class RoleScope {
     return this.tag === undefined ? 'all' : 'tagged'
   }
 
-  /** What the handlers read the scope from (handlers/config.ts, readRoleScope). */
+  /** What the handlers read the scope from (handlers/aws/config.ts, readRoleScope). */
   get environment(): Readonly<Record<string, string>> {
     return this.tag === undefined
       ? { ROLE_SCOPE: 'all' }

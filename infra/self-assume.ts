@@ -7,7 +7,7 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda'
 const ROLE_NAME_PREFIX_LENGTH = 49
 
 /**
- * Lets `role` assume itself, and no one else: what the in-function lockdown (handlers/lockdown.ts) needs to
+ * Lets `role` assume itself, and no one else: what the in-function lockdown (handlers/lockdown/lockdown.ts) needs to
  * re-assume its function's role under a locking session policy.
  *
  * A trust policy cannot name its own role as principal (IAM rejects a principal that does not exist yet, and

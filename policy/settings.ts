@@ -1,6 +1,6 @@
 /**
  * Settings the lock draws on that a deployer writes by hand: checked the same way at synth (infra/) and at the
- * controller's cold start (handlers/config.ts), so a mistake fails before anything is deployed.
+ * controller's cold start (handlers/aws/config.ts), so a mistake fails before anything is deployed.
  */
 
 import { InvalidSettingError } from './errors.js'

@@ -14,7 +14,7 @@ import {
   type LockDecision,
   type LockForm,
   type LockSettings,
-} from '../policy/lock.js'
+} from '../policy/lock/index.js'
 
 const SETTINGS: LockSettings = {
   partition: 'aws',

@@ -11,7 +11,7 @@ import {
   CreateInstanceProfileCommand,
   CreateRoleCommand,
 } from '@aws-sdk/client-iam'
-import { mapLimited } from '../handlers/concurrency.js'
+import { mapLimited } from '../handlers/aws/concurrency.js'
 import { summarizeCalls } from './support/controller-report.js'
 import { controllerUnderTest } from './support/controller-under-test.js'
 import { scheduled } from './support/events.js'

@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
-import { INLINE_POLICY_BUDGET, lockPolicyName, MANAGED_POLICY_BUDGET } from '../policy/lock.js'
+import { INLINE_POLICY_BUDGET, lockPolicyName, MANAGED_POLICY_BUDGET } from '../policy/lock/index.js'
 import { decideFleet, type FleetShape, formatPolicySizes, measurePolicySizes } from './bench-policy.js'
 import { formatResync, measureResync } from './bench-resync.js'
 import { type LockShape, lockShape, summarizeCalls } from './support/controller-report.js'
@@ -307,7 +307,7 @@ function policySizes(): string {
 async function bundleAndColdStart(): Promise<string> {
   const outdir = mkdtempSync(join(tmpdir(), 'credential-lock-bundle-'))
   try {
-    return await measureBundle(await bundleHandler('handlers/reconcile.ts', outdir))
+    return await measureBundle(await bundleHandler('handlers/controller/reconcile.ts', outdir))
   } finally {
     rmSync(outdir, { recursive: true, force: true })
   }
@@ -320,7 +320,7 @@ function measureBundle(bundle: HandlerBundle): string {
   return [
     '## 4. Bundled handler size',
     '',
-    "`handlers/reconcile.ts` bundled by esbuild with the stack's NodejsFunction options (node24, CommonJS,",
+    "`handlers/controller/reconcile.ts` bundled by esbuild with the stack's NodejsFunction options (node24, CommonJS,",
     'minified, source map, `@aws-sdk/*` external).',
     '',
     row(['file', 'bytes', `goal < ${thousands(GOALS.bundleBytes)}`]),

@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest'
-import type { ControllerConfig } from '../handlers/config.js'
-import { describeByIds, withEgress } from '../handlers/ec2-truth.js'
-import type { InstanceFacts } from '../policy/lock.js'
+import type { ControllerConfig } from '../handlers/aws/config.js'
+import { describeByIds, withEgress } from '../handlers/aws/ec2-truth.js'
+import type { InstanceFacts } from '../policy/lock/index.js'
 import {
   attachInterfaceFromAnotherVpc,
   buildIpv6OnlyNetwork,

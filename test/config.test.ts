@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { readConfig } from '../handlers/config.js'
+import { readConfig } from '../handlers/aws/config.js'
 
 describe('readConfig', () => {
   it('works with only AWS_REGION set, with safe defaults', () => {

@@ -26,9 +26,9 @@ import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { type ControllerConfig, readConfig } from '../handlers/config.js'
-import { createHandler } from '../handlers/lambda.js'
-import { readLock } from '../policy/lock.js'
+import { type ControllerConfig, readConfig } from '../handlers/aws/config.js'
+import { createHandler } from '../handlers/controller/lambda.js'
+import { readLock } from '../policy/lock/index.js'
 import { sqsBatch, stateChange } from './support/events.js'
 
 const ec2 = mockClient(EC2Client)

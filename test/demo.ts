@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { styleText } from 'node:util'
-import { lockPolicyName } from '../policy/lock.js'
+import { lockPolicyName } from '../policy/lock/index.js'
 import { describeLock, lockShape, summarizeCalls } from './support/controller-report.js'
 import { defendersSession, quietControllerOutput, withMoto } from './support/defenders-session.js'
 import type { Verdict } from './support/simulate.js'

@@ -9,7 +9,12 @@ import {
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { describeOptedIn, egressRoutes, type ObservedInstance, withEgress } from '../handlers/ec2-truth.js'
+import {
+  describeOptedIn,
+  egressRoutes,
+  type ObservedInstance,
+  withEgress,
+} from '../handlers/aws/ec2-truth.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })

@@ -17,7 +17,7 @@ import {
   lockPolicyName,
   OUTSIDE_VPC_REASON,
   readLock,
-} from '../policy/lock.js'
+} from '../policy/lock/index.js'
 import {
   ACCOUNT,
   ALLOWED,

@@ -5,7 +5,7 @@
  */
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { describe, expect, inject, it } from 'vitest'
-import { OUTSIDE_VPC_REASON } from '../policy/lock.js'
+import { OUTSIDE_VPC_REASON } from '../policy/lock/index.js'
 import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
 import { type AnyEventBridgeEvent, functionCall, scheduled, stateChange } from './support/events.js'
 import {

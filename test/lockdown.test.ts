@@ -5,7 +5,8 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import middy from '@middy/core'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { ConfigError, LockdownError } from '../handlers/errors.js'
+import { ConfigError } from '../handlers/aws/errors.js'
+import { LockdownError } from '../handlers/lockdown/errors.js'
 import {
   type AwsCredentials,
   addressLookup,
@@ -13,8 +14,8 @@ import {
   LAMBDA_MAX_TIMEOUT_MS,
   Lockdown,
   type StsCalls,
-} from '../handlers/lockdown.js'
-import { readLockdownConfig } from '../handlers/lockdown-config.js'
+} from '../handlers/lockdown/lockdown.js'
+import { readLockdownConfig } from '../handlers/lockdown/lockdown-config.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
 import { ENVIRONMENT_IP, sessionFromIp } from './support/lambda-session.js'
 import { useMotoAccount } from './support/moto.js'

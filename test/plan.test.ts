@@ -16,9 +16,9 @@ import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { type ControllerConfig, readConfig } from '../handlers/config.js'
-import type { DecisionLine } from '../handlers/controller.js'
-import { MissingPermissionError } from '../handlers/errors.js'
+import { type ControllerConfig, readConfig } from '../handlers/aws/config.js'
+import { MissingPermissionError } from '../handlers/aws/errors.js'
+import type { DecisionLine } from '../handlers/aws/reconciler.js'
 import {
   buildPlanReport,
   explainFailure,
@@ -27,8 +27,8 @@ import {
   type RolePlan,
   renderPlanJson,
   renderPlanText,
-} from '../handlers/plan-report.js'
-import { type PlanClients, planAccount, scheduledResync } from '../handlers/preflight.js'
+} from '../handlers/plan/plan-report.js'
+import { type PlanClients, planAccount, scheduledResync } from '../handlers/plan/preflight.js'
 import { AwsCallCounter } from './support/aws-call-counter.js'
 import { useMotoAccount } from './support/moto.js'
 import {
@@ -41,7 +41,7 @@ import {
 const REGION = 'us-east-1'
 const CONFIG: ControllerConfig = readConfig({ AWS_REGION: REGION })
 const CLUSTER = 'avengers'
-const PLAN_ENTRY = new URL('../handlers/plan.ts', import.meta.url).pathname
+const PLAN_ENTRY = new URL('../handlers/plan/plan.ts', import.meta.url).pathname
 const run = promisify(execFile)
 
 interface PlanWorld {

@@ -23,7 +23,7 @@ import {
   policyChars,
   readLock,
   type TombstoneEntry,
-} from '../policy/lock.js'
+} from '../policy/lock/index.js'
 import {
   ACCOUNT,
   ALLOWED,

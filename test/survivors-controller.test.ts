@@ -9,7 +9,7 @@ import { DeleteRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-i
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import type { SQSRecord } from 'aws-lambda'
 import { describe, expect, it } from 'vitest'
-import { policyChars } from '../policy/lock.js'
+import { policyChars } from '../policy/lock/index.js'
 import {
   type AnyEventBridgeEvent,
   associateAddress,

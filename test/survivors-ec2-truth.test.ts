@@ -20,7 +20,7 @@ import {
   instancesOfInterfaces,
   type ObservedInstance,
   withEgress,
-} from '../handlers/ec2-truth.js'
+} from '../handlers/aws/ec2-truth.js'
 import type { KnownEgress } from '../policy/environment.js'
 
 const ec2Mock = mockClient(EC2Client)

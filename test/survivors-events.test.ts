@@ -4,7 +4,7 @@
  * fixtures, edited only where a test needs a broken field.
  */
 import { describe, expect, it } from 'vitest'
-import { readEvent } from '../handlers/events.js'
+import { readEvent } from '../handlers/aws/events.js'
 import { type FixtureName, loadEvent } from './support/events.js'
 
 const LOCK_TAG = 'credential-lock'

@@ -13,16 +13,16 @@ import {
 } from '@aws-sdk/client-iam'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { publishAudit } from '../handlers/audit.js'
-import { readConfig } from '../handlers/config.js'
-import { asPermitted, ConfigError, isPermanent } from '../handlers/errors.js'
+import { publishAudit } from '../handlers/aws/audit.js'
+import { readConfig } from '../handlers/aws/config.js'
+import { asPermitted, ConfigError, isPermanent } from '../handlers/aws/errors.js'
 import {
   instanceProfileRoles,
   otherInlinePolicyChars,
   readInlinePolicy,
   removeOwnPolicy,
-} from '../handlers/iam-roles.js'
-import { handler as uninstallHandler } from '../handlers/uninstall.js'
+} from '../handlers/aws/iam-roles.js'
+import { handler as uninstallHandler } from '../handlers/controller/uninstall.js'
 import { customResourceEvent } from './support/events.js'
 
 const iamMock = mockClient(IAMClient)

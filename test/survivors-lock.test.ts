@@ -17,7 +17,7 @@ import {
   lockPolicyName,
   policyChars,
   readLock,
-} from '../policy/lock.js'
+} from '../policy/lock/index.js'
 import {
   ACCOUNT,
   FOREIGN_VPC,

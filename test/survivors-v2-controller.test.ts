@@ -18,7 +18,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { managedPolicyPath } from '../handlers/iam-roles.js'
+import { managedPolicyPath } from '../handlers/aws/iam-roles.js'
 import { scheduled, sqsBatch } from './support/events.js'
 import {
   ACCOUNT,

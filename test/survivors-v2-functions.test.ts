@@ -9,7 +9,7 @@ import { GetRolePolicyCommand, NoSuchEntityException, PutRolePolicyCommand } fro
 import { type FunctionConfiguration, ListFunctionsCommand, ListTagsCommand } from '@aws-sdk/client-lambda'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { describe, expect, it } from 'vitest'
-import { OUTSIDE_VPC_REASON } from '../policy/lock.js'
+import { OUTSIDE_VPC_REASON } from '../policy/lock/index.js'
 import {
   type AnyEventBridgeEvent,
   type FunctionFixtureName,

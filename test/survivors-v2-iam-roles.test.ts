@@ -29,7 +29,7 @@ import {
   readManagedPart,
   removeManagedPart,
   writeManagedPart,
-} from '../handlers/iam-roles.js'
+} from '../handlers/aws/iam-roles.js'
 
 const iamMock = mockClient(IAMClient)
 const iam = new IAMClient({ region: 'us-east-1' })

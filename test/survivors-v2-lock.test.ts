@@ -17,7 +17,7 @@ import {
   MANAGED_POLICY_BUDGET,
   OUTSIDE_VPC_REASON,
   readLock,
-} from '../policy/lock.js'
+} from '../policy/lock/index.js'
 import {
   ACCOUNT,
   FOREIGN_VPC,

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-iam'
 import { ListFunctionsCommand, ListTagsCommand } from '@aws-sdk/client-lambda'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { decideLock, readLock } from '../policy/lock.js'
+import { decideLock, readLock } from '../policy/lock/index.js'
 import { type AnyEventBridgeEvent, scheduled, sqsBatch, stateChange } from './support/events.js'
 import {
   ACCOUNT,

@@ -5,7 +5,7 @@
  * where a test needs one field changed.
  */
 import { describe, expect, it } from 'vitest'
-import { readDelivered, readEvent } from '../handlers/events.js'
+import { readDelivered, readEvent } from '../handlers/aws/events.js'
 import { type FixtureName, loadEvent } from './support/events.js'
 
 const LOCK_TAG = 'credential-lock'

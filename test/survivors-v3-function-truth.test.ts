@@ -25,7 +25,7 @@ import {
   type ListedFunction,
   listFunctions,
   optedInFunctions,
-} from '../handlers/function-truth.js'
+} from '../handlers/aws/function-truth.js'
 import type { KnownEgress } from '../policy/environment.js'
 import { ACCOUNT, accessDenied, LOCK_TAG, REGION } from './support/mocked-controller.js'
 

@@ -6,9 +6,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import { describe, expect, it, vi } from 'vitest'
-import { readConfig } from '../handlers/config.js'
-import { ConfigError, isPermanent, MissingPermissionError } from '../handlers/errors.js'
-import { isOutOfScope, type RoleScope, skippedOutOfScope } from '../handlers/role-scope.js'
+import { readConfig } from '../handlers/aws/config.js'
+import { ConfigError, isPermanent, MissingPermissionError } from '../handlers/aws/errors.js'
+import { isOutOfScope, type RoleScope, skippedOutOfScope } from '../handlers/aws/role-scope.js'
 import { InvalidFactsError, InvalidSettingError, LockTooLargeError } from '../policy/errors.js'
 
 const TAGGED: RoleScope = { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } }

@@ -18,7 +18,7 @@ import {
   instanceProfileRoles,
   listManagedParts,
   otherInlinePolicyChars,
-} from '../handlers/iam-roles.js'
+} from '../handlers/aws/iam-roles.js'
 
 const iamMock = mockClient(IAMClient)
 const iam = new IAMClient({ region: 'us-east-1' })

@@ -4,8 +4,8 @@
  * gets.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../handlers/errors.js'
-import { DEFAULT_ADDRESS_URL, readLockdownConfig } from '../handlers/lockdown-config.js'
+import { ConfigError } from '../handlers/aws/errors.js'
+import { DEFAULT_ADDRESS_URL, readLockdownConfig } from '../handlers/lockdown/lockdown-config.js'
 
 /** What Lambda puts in every function's environment. */
 const LAMBDA_ENV = {

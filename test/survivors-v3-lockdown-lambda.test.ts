@@ -13,8 +13,8 @@ import {
 import middy from '@middy/core'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { LockdownError } from '../handlers/errors.js'
-import { lockdownFromEnvironment } from '../handlers/lockdown-lambda.js'
+import { LockdownError } from '../handlers/lockdown/errors.js'
+import { lockdownFromEnvironment } from '../handlers/lockdown/lockdown-lambda.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
 import { ENVIRONMENT_IP, ORDERS_ROLE_ARN, ORDERS_SESSION, sessionFromIp } from './support/lambda-session.js'
 import { ATTACKER_V4, HOUR, MINUTE, SECOND } from './support/lock-scene.js'
@@ -205,13 +205,13 @@ describe("the function's one lockdown", () => {
     vi.stubEnv('AWS_CREDENTIAL_EXPIRATION', undefined)
     vi.spyOn(console, 'info').mockImplementation(() => {})
     vi.resetModules()
-    return import('../handlers/lockdown-lambda.js')
+    return import('../handlers/lockdown/lockdown-lambda.js')
   }
 
   it('is built once, from process.env', async () => {
     // Prepare
     const module = await freshModule()
-    const { Lockdown } = await import('../handlers/lockdown.js')
+    const { Lockdown } = await import('../handlers/lockdown/lockdown.js')
 
     // Act
     const first = module.lockdown()

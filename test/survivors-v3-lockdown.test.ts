@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sts'
 import middy from '@middy/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AddressLookupError, LockdownError } from '../handlers/errors.js'
+import { AddressLookupError, LockdownError } from '../handlers/lockdown/errors.js'
 import {
   type AwsCredentials,
   addressLookup,
@@ -24,7 +24,7 @@ import {
   type FailureMode,
   LAMBDA_MAX_TIMEOUT_MS,
   Lockdown,
-} from '../handlers/lockdown.js'
+} from '../handlers/lockdown/lockdown.js'
 import type { SourceVpcs } from '../policy/session-lock.js'
 import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
 import {

@@ -4,9 +4,9 @@
  * environment; plan.test.ts runs the real command against moto, which Stryker does not run.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { readConfig } from '../handlers/config.js'
-import { PLAN_USAGE, readPlanArguments, runPlanCommand, UsageError } from '../handlers/plan-command.js'
-import { buildPlanReport, type PlanReport } from '../handlers/plan-report.js'
+import { readConfig } from '../handlers/aws/config.js'
+import { PLAN_USAGE, readPlanArguments, runPlanCommand, UsageError } from '../handlers/plan/plan-command.js'
+import { buildPlanReport, type PlanReport } from '../handlers/plan/plan-report.js'
 
 const ACCOUNT = '123456789012'
 

@@ -4,8 +4,8 @@
  * story in plan.test.ts reads the same facts from a simulated account, but Stryker does not run it.
  */
 import { describe, expect, it } from 'vitest'
-import type { DecisionLine } from '../handlers/controller.js'
-import { MissingPermissionError } from '../handlers/errors.js'
+import { MissingPermissionError } from '../handlers/aws/errors.js'
+import type { DecisionLine } from '../handlers/aws/reconciler.js'
 import {
   buildPlanReport,
   type EksCluster,
@@ -16,7 +16,7 @@ import {
   type RolePlan,
   renderPlanJson,
   renderPlanText,
-} from '../handlers/plan-report.js'
+} from '../handlers/plan/plan-report.js'
 
 const ACCOUNT = '123456789012'
 const REGION = 'eu-west-1'

@@ -11,8 +11,8 @@ import {
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { RoleScope } from '../handlers/role-scope.js'
-import { uninstall } from '../handlers/uninstall.js'
+import type { RoleScope } from '../handlers/aws/role-scope.js'
+import { uninstall } from '../handlers/controller/uninstall.js'
 import { customResourceEvent } from './support/events.js'
 
 const iamMock = mockClient(IAMClient)

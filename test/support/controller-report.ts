@@ -1,5 +1,5 @@
 /** What the controller did, in the terms the demo and the benchmark report it: calls by kind, lock shape. */
-import { type LockForm, policyChars, readLock } from '../../policy/lock.js'
+import { type LockForm, policyChars, readLock } from '../../policy/lock/index.js'
 import { type CallCounts, isReadOperation } from './aws-call-counter.js'
 
 export interface CallSummary {

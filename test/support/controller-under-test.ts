@@ -6,8 +6,8 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
-import { type ControllerConfig, readConfig } from '../../handlers/config.js'
-import { createHandler } from '../../handlers/lambda.js'
+import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import { createHandler } from '../../handlers/controller/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
 import { enforceInlineQuota } from './inline-quota.js'
 import { useMotoAccount } from './moto.js'
@@ -26,7 +26,7 @@ export interface ControllerUnderTest {
   readonly decisions: readonly DecisionLine[]
 }
 
-/** The fields of one `lock decision` log line (see handlers/controller.ts). */
+/** The fields of one `lock decision` log line (see handlers/aws/reconciler.ts). */
 export interface DecisionLine {
   readonly roleName: string
   readonly action: string

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { CloudFormationCustomResourceEvent, SQSEvent } from 'aws-lambda'
-import type { InstanceState } from '../../policy/lock.js'
+import type { InstanceState } from '../../policy/lock/index.js'
 
 const FIXTURES = new URL('../fixtures/events/', import.meta.url)
 

@@ -5,7 +5,7 @@ import {
   ListRolePoliciesCommand,
   type PutRolePolicyCommandInput,
 } from '@aws-sdk/client-iam'
-import { INLINE_POLICY_BUDGET, policyChars } from '../../policy/lock.js'
+import { INLINE_POLICY_BUDGET, policyChars } from '../../policy/lock/index.js'
 
 /**
  * moto accepts inline policies far beyond IAM's quota; real IAM refuses a PutRolePolicy that takes a role's

@@ -2,7 +2,7 @@
  * The account, region, clock and addresses the policy-engine tests share: one place, so every verdict test
  * speaks of the same world.
  */
-import type { CurrentLock, LockBudget, LockSettings } from '../../policy/lock.js'
+import type { CurrentLock, LockBudget, LockSettings } from '../../policy/lock/index.js'
 import type { Verdict } from './simulate.js'
 
 export const ACCOUNT = '123456789012'

@@ -1,5 +1,5 @@
 /**
- * The lockdown as a function ships it: handlers/lockdown-lambda.ts bundled alone with esbuild, then loaded in
+ * The lockdown as a function ships it: handlers/lockdown/lockdown-lambda.ts bundled alone with esbuild, then loaded in
  * a fresh Node process that plays one cold start (the bundle reads the environment Lambda would give it).
  */
 import { execFile } from 'node:child_process'
@@ -12,7 +12,7 @@ import { build } from 'esbuild'
 import { lambdaBuildOptions } from './handler-bundle.js'
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const ENTRY = 'handlers/lockdown-lambda.ts'
+const ENTRY = 'handlers/lockdown/lockdown-lambda.ts'
 
 export interface LockdownBundle {
   readonly file: string

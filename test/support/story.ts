@@ -17,8 +17,8 @@ import {
 } from '@aws-sdk/client-iam'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { Context, SQSBatchResponse } from 'aws-lambda'
-import type { ControllerEvent } from '../../handlers/lambda.js'
-import { lockPolicyName } from '../../policy/lock.js'
+import type { ControllerEvent } from '../../handlers/controller/lambda.js'
+import { lockPolicyName } from '../../policy/lock/index.js'
 import type { AwsCallCounter, CallCounts } from './aws-call-counter.js'
 import {
   type AnyEventBridgeEvent,

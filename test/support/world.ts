@@ -82,7 +82,7 @@ import {
   type IAMClient,
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
-import { isOptedIn } from '../../policy/lock.js'
+import { isOptedIn } from '../../policy/lock/index.js'
 import type { AddressTarget } from './events.js'
 
 export const OPT_IN_TAG = { key: 'credential-lock', value: 'enabled' } as const

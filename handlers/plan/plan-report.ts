@@ -1,6 +1,6 @@
-import { INLINE_POLICY_BUDGET, type LockForm, MANAGED_POLICY_BUDGET } from '../policy/lock.js'
-import type { DecisionLine, LockAction } from './controller.js'
-import { MissingPermissionError } from './errors.js'
+import { INLINE_POLICY_BUDGET, type LockForm, MANAGED_POLICY_BUDGET } from '../../policy/lock/index.js'
+import { MissingPermissionError } from '../aws/errors.js'
+import type { DecisionLine, LockAction } from '../aws/reconciler.js'
 
 /** One instance as the plan's own read-only look-up sees it, beside what the controller decided. */
 export interface PlanInstance {

@@ -5,14 +5,14 @@
  * execution environment's address, and hands those locked credentials to the SDK; it renews them before they
  * expire. William Bengtson's "dynamically locking credentials" decorator, in TypeScript.
  *
- * Everything is injected; handlers/lockdown-lambda.ts builds the real clients from the environment.
+ * Everything is injected; handlers/lockdown/lockdown-lambda.ts builds the real clients from the environment.
  */
 import {
   AssumeRoleCommand,
   type AssumeRoleCommandOutput,
   GetCallerIdentityCommand,
 } from '@aws-sdk/client-sts'
-import { type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
+import { type SourceVpcs, sessionLockPolicy } from '../../policy/session-lock.js'
 import { AddressLookupError, LockdownError } from './errors.js'
 
 export type FailureMode = 'open' | 'closed'

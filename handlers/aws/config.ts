@@ -1,6 +1,6 @@
-import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
-import { InvalidSettingError } from '../policy/errors.js'
-import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
+import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../../policy/environment.js'
+import { InvalidSettingError } from '../../policy/errors.js'
+import { exemptActionsFrom, managedPolicyQuotaFrom } from '../../policy/settings.js'
 import { ConfigError } from './errors.js'
 import type { RoleScope } from './role-scope.js'
 

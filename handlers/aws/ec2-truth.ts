@@ -15,8 +15,8 @@ import {
   isUnseenTargetId,
   type KnownEgress,
   mayCarryAwsPublicTraffic,
-} from '../policy/environment.js'
-import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from '../policy/lock.js'
+} from '../../policy/environment.js'
+import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from '../../policy/lock/index.js'
 import { asPermitted } from './errors.js'
 
 /** An instance as EC2 describes it, before its egress is looked up (only locked instances need that). */

@@ -18,7 +18,7 @@ import {
   paginateListPolicies,
   paginateListRolePolicies,
 } from '@aws-sdk/client-iam'
-import { policyChars } from '../policy/lock.js'
+import { policyChars } from '../../policy/lock/index.js'
 import { asPermitted } from './errors.js'
 
 /**

@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
-import { type ControllerDeps, type DeliveredEvent, reconcileBatch } from './controller.js'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../aws/errors.js'
+import { type ControllerDeps, type DeliveredEvent, reconcileBatch } from '../aws/reconciler.js'
 
 /** What Lambda may hand the function; anything but an SQS batch is read as one directly delivered event. */
 export type ControllerEvent = SQSEvent | Readonly<Record<string, unknown>> | null

@@ -4,7 +4,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { type IAMClient, LimitExceededException } from '@aws-sdk/client-iam'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
-import { LockTooLargeError } from '../policy/errors.js'
+import { LockTooLargeError } from '../../policy/errors.js'
 import {
   decideLock,
   type FunctionFacts,
@@ -18,7 +18,7 @@ import {
   type LockScope,
   lockPolicyName,
   readLock,
-} from '../policy/lock.js'
+} from '../../policy/lock/index.js'
 import { publishAudit } from './audit.js'
 import { mapLimited } from './concurrency.js'
 import type { ControllerConfig } from './config.js'

@@ -1,11 +1,16 @@
 import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
-import { lockPolicyName } from '../policy/lock.js'
-import { readRoleScope } from './config.js'
-import { listFunctions } from './function-truth.js'
-import { instanceProfileRoles, listManagedParts, removeManagedPart, removeOwnPolicy } from './iam-roles.js'
-import { isOutOfScope, type RoleScope } from './role-scope.js'
+import { lockPolicyName } from '../../policy/lock/index.js'
+import { readRoleScope } from '../aws/config.js'
+import { listFunctions } from '../aws/function-truth.js'
+import {
+  instanceProfileRoles,
+  listManagedParts,
+  removeManagedPart,
+  removeOwnPolicy,
+} from '../aws/iam-roles.js'
+import { isOutOfScope, type RoleScope } from '../aws/role-scope.js'
 
 /** What the custom resource provider framework expects back from an onEvent handler. */
 export interface UninstallResponse {

@@ -4,7 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
-import { readConfig } from './config.js'
+import { readConfig } from '../aws/config.js'
 import { runPlanCommand } from './plan-command.js'
 import { planAccount } from './preflight.js'
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
-import type { SourceVpcs } from '../policy/session-lock.js'
-import { ConfigError } from './errors.js'
+import type { SourceVpcs } from '../../policy/session-lock.js'
+import { ConfigError } from '../aws/errors.js'
 import type { AwsCredentials, FailureMode } from './lockdown.js'
 
 export interface LockdownConfig {

@@ -5,7 +5,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
-import { readConfig } from './config.js'
+import { readConfig } from '../aws/config.js'
 import { createHandler } from './lambda.js'
 
 // The only place that reads the environment and builds clients; AWS_ENDPOINT_URL (tests, demo) is honoured
