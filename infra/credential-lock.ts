@@ -719,7 +719,7 @@ function checkTag(prop: string, value: string, maxLength: number): void {
 }
 
 /** A count the controller publishes (Powertools EMF), summed over five minutes. */
-function controllerMetric(metricName: string): Metric {
+export function controllerMetric(metricName: string): Metric {
   return new Metric({
     namespace: METRICS_NAMESPACE,
     metricName,

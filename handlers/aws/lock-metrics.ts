@@ -1,0 +1,47 @@
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
+import type { DecisionLine, DeliveredEvent } from './reconciler.js'
+
+/** The scheduled resync: its time says when the schedule fired, not when anything changed. */
+const RESYNC_DETAIL_TYPE = 'Scheduled Event'
+
+/**
+ * The figures a dashboard draws from one batch: how long a change took to become a lock (event time to lock
+ * written), and, after a resync (which decides every role), how many instances and functions are locked now.
+ */
+export function addBatchMetrics(
+  metrics: Metrics,
+  delivered: readonly DeliveredEvent[],
+  lines: readonly DecisionLine[],
+  now: Date,
+): void {
+  const eventTimes = new Map<string, number>()
+  let resync = false
+  for (const { body } of delivered) {
+    const event = body as { id?: unknown; time?: unknown; 'detail-type'?: unknown } | null
+    if (event?.['detail-type'] === RESYNC_DETAIL_TYPE) resync = true
+    else if (typeof event?.id === 'string' && typeof event.time === 'string') {
+      const time = Date.parse(event.time)
+      if (!Number.isNaN(time)) eventTimes.set(event.id, time)
+    }
+  }
+  for (const line of lines) {
+    if (line.action === 'unchanged' || line.dryRun) continue
+    const times = line.eventIds.flatMap((id) => eventTimes.get(id) ?? [])
+    if (times.length > 0) {
+      metrics.addMetric(
+        'DecisionLatency',
+        MetricUnit.Milliseconds,
+        Math.max(0, now.getTime() - Math.min(...times)),
+      )
+    }
+  }
+  if (!resync) return
+  const locked = (outcomes: readonly { readonly outcome: string }[]) =>
+    outcomes.filter(({ outcome }) => outcome === 'locked').length
+  metrics.addMetric('InstancesLocked', MetricUnit.Count, sum(lines.map((line) => locked(line.instances))))
+  metrics.addMetric('FunctionsLocked', MetricUnit.Count, sum(lines.map((line) => locked(line.functions))))
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0)
+}
