@@ -22,6 +22,7 @@ export interface CredentialLockApp {
  */
 export async function buildApp(app: App): Promise<CredentialLockApp> {
   const lockProps = lockPropsFromContext(app.node)
+  const settings = organizationFromContext(app.node)
   const lock = new CredentialLockStack(app, 'CredentialLock', { lock: lockProps })
   const demo = flag(app.node, 'demo')
     ? new DemoStack(app, 'CredentialLockDemo', {
@@ -30,7 +31,6 @@ export async function buildApp(app: App): Promise<CredentialLockApp> {
         roleScopeTag: lock.lock.roleScope.tag,
       })
     : undefined
-  const settings = organizationFromContext(app.node)
   const organization = settings && {
     stackSet: new OrganizationStack(app, 'CredentialLockOrganization', {
       organization: settings,

@@ -1,10 +1,14 @@
 import { Aws, Duration } from 'aws-cdk-lib'
 import { Dashboard, GraphWidget, LogQueryWidget, type Metric } from 'aws-cdk-lib/aws-cloudwatch'
+import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
+import { RESYNC_TOTALS_MESSAGE } from '../handlers/aws/lock-metrics.js'
 import { type CredentialLock, controllerMetric } from './credential-lock.js'
 
-/** Resyncs run at most hourly by default: a gauge read per hour shows each resync's count. */
+/** Resyncs run hourly by default: a gauge read per hour shows each resync's count. */
 const GAUGE_PERIOD = Duration.hours(1)
+/** The controller's own namespace: the gauges sit next to its EMF counts. */
+const GAUGE_NAMESPACE = 'CredentialLock'
 
 /**
  * One page per account and region: what is locked and what is not, what the controller wrote, what failed, how
@@ -15,8 +19,14 @@ export class LockDashboard extends Construct {
 
   constructor(scope: Construct, id: string, lock: CredentialLock) {
     super(scope, id)
-    const gauge = (name: string, label: string) =>
-      controllerMetric(name).with({ statistic: 'Maximum', period: GAUGE_PERIOD, label })
+    const gauge = (name: string, field: string, label: string) =>
+      new MetricFilter(this, `${name}Filter`, {
+        logGroup: lock.logGroup,
+        filterPattern: FilterPattern.stringValue('$.message', '=', RESYNC_TOTALS_MESSAGE),
+        metricNamespace: GAUGE_NAMESPACE,
+        metricName: name,
+        metricValue: `$.${field}`,
+      }).metric({ statistic: 'Maximum', period: GAUGE_PERIOD, label })
     const count = (name: string, label: string) => controllerMetric(name).with({ label })
     const latency = (statistic: string): Metric =>
       controllerMetric('DecisionLatency').with({ statistic, label: `${statistic} ms` })
@@ -29,8 +39,8 @@ export class LockDashboard extends Construct {
           new GraphWidget({
             title: 'Locked vs unprotected',
             left: [
-              gauge('InstancesLocked', 'instances locked (at resync)'),
-              gauge('FunctionsLocked', 'functions locked (at resync)'),
+              gauge('InstancesLocked', 'instancesLocked', 'instances locked (at resync)'),
+              gauge('FunctionsLocked', 'functionsLocked', 'functions locked (at resync)'),
             ],
             right: [
               count('InstancesUnprotected', 'instances left unprotected (per decision)'),

@@ -1,15 +1,20 @@
+import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
 import type { DecisionLine, DeliveredEvent } from './reconciler.js'
 
 /** The scheduled resync: its time says when the schedule fired, not when anything changed. */
 const RESYNC_DETAIL_TYPE = 'Scheduled Event'
 
+/** The log line a metric filter (infra/dashboard.ts) reads the locked-workload gauges from. */
+export const RESYNC_TOTALS_MESSAGE = 'resync totals'
+
 /**
  * The figures a dashboard draws from one batch: how long a change took to become a lock (event time to lock
  * written), and, after a resync (which decides every role), how many instances and functions are locked now.
+ * The gauges are a log line, not EMF counts, so a resync's metric count stays what alarms and tests expect.
  */
 export function addBatchMetrics(
-  metrics: Metrics,
+  { metrics, logger }: { readonly metrics: Metrics; readonly logger: Logger },
   delivered: readonly DeliveredEvent[],
   lines: readonly DecisionLine[],
   now: Date,
@@ -38,8 +43,11 @@ export function addBatchMetrics(
   if (!resync) return
   const locked = (outcomes: readonly { readonly outcome: string }[]) =>
     outcomes.filter(({ outcome }) => outcome === 'locked').length
-  metrics.addMetric('InstancesLocked', MetricUnit.Count, sum(lines.map((line) => locked(line.instances))))
-  metrics.addMetric('FunctionsLocked', MetricUnit.Count, sum(lines.map((line) => locked(line.functions))))
+  logger.info(RESYNC_TOTALS_MESSAGE, {
+    instancesLocked: sum(lines.map((line) => locked(line.instances))),
+    functionsLocked: sum(lines.map((line) => locked(line.functions))),
+    rolesDecided: lines.length,
+  })
 }
 
 function sum(values: readonly number[]): number {

@@ -157,7 +157,7 @@ export async function reconcileBatch(
       )
     }
   }
-  addBatchMetrics(deps.metrics, delivered, lines, deps.now())
+  addBatchMetrics(deps, delivered, lines, deps.now())
   // A record that also failed on a role a retry may fix is retried; its permanent failure then recurs.
   return {
     retry: [...retry],
