@@ -1,9 +1,9 @@
-import { Aws, Duration, Validations } from 'aws-cdk-lib'
+import { Aws } from 'aws-cdk-lib'
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events'
 import { EventBus as EventBusTarget } from 'aws-cdk-lib/aws-events-targets'
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { AUDIT_SOURCE } from '../handlers/aws/audit.js'
+import { targetDeadLetterQueue } from './target-dead-letter-queue.js'
 
 /** The bus in the security account every member forwards its audit events to. */
 export const CENTRAL_BUS_NAME = 'credential-lock-central'
@@ -26,15 +26,7 @@ export class AuditForwarding extends Construct {
       'CentralBus',
       `arn:${Aws.PARTITION}:events:${props.securityRegion}:${props.securityAccountId}:event-bus/${CENTRAL_BUS_NAME}`,
     )
-    const undelivered = new Queue(this, 'UndeliveredQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    })
-    Validations.of(undelivered).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the forwarding rule.',
-    })
+    const undelivered = targetDeadLetterQueue(this, 'UndeliveredQueue', 'the forwarding rule')
     this.rule = new Rule(this, 'Rule', {
       description: 'credential-lock: forwards every audit event to the security account',
       eventBus: EventBus.fromEventBusName(this, 'AuditBus', props.auditEventBusName),

@@ -4,12 +4,12 @@ import { EventBus, type IRuleTarget, Rule } from 'aws-cdk-lib/aws-events'
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets'
 import { AnyPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
 import { CfnResourcePolicy, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import type { Construct } from 'constructs'
 import { AUDIT_DETAIL_TYPE, AUDIT_SOURCE, FAILURE_DETAIL_TYPE } from '../handlers/aws/audit.js'
 import type { OrganizationSettings } from '../policy/organization-settings.js'
 import { CENTRAL_BUS_NAME } from './audit-forwarding.js'
 import { handlerFunction } from './lambda-defaults.js'
+import { targetDeadLetterQueue } from './target-dead-letter-queue.js'
 
 export interface SecurityAccountStackProps extends StackProps {
   readonly organization: OrganizationSettings
@@ -120,15 +120,7 @@ export class SecurityAccountStack extends Stack {
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     })
-    const undelivered = new Queue(this, 'UndeliveredFindingsQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    })
-    Validations.of(undelivered).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the findings target.',
-    })
+    const undelivered = targetDeadLetterQueue(this, 'UndeliveredFindingsQueue', 'the findings target')
     return new LambdaFunction(fn, {
       deadLetterQueue: undelivered,
       retryAttempts: 185,

@@ -37,8 +37,32 @@ export class UnreadableAuditEventError extends Error {
   override readonly name = 'UnreadableAuditEventError'
 }
 
-const UNPROTECTED_INSTANCE = new Set(['skipped', 'unprotected'])
-const UNPROTECTED_FUNCTION = new Set(['skipped'])
+/** How a decision line names one kind of workload, and which of its outcomes leave it unprotected. */
+interface WorkloadKind {
+  readonly word: 'instance' | 'function'
+  readonly nameField: 'instanceId' | 'functionName'
+  readonly unprotected: ReadonlySet<string>
+  readonly resourceType: string
+  readonly service: string
+  readonly resource: (name: string) => string
+}
+
+const INSTANCES: WorkloadKind = {
+  word: 'instance',
+  nameField: 'instanceId',
+  unprotected: new Set(['skipped', 'unprotected']),
+  resourceType: 'AwsEc2Instance',
+  service: 'ec2',
+  resource: (name) => `instance/${name}`,
+}
+const FUNCTIONS: WorkloadKind = {
+  word: 'function',
+  nameField: 'functionName',
+  unprotected: new Set(['skipped']),
+  resourceType: 'AwsLambdaFunction',
+  service: 'lambda',
+  resource: (name) => `function:${name}`,
+}
 const ACCOUNT_ID = /^\d{12}$/
 
 /** The observations one event makes, in the partition the findings are imported into. */
@@ -60,32 +84,21 @@ function lockChanged(event: AuditEvent, detail: Record<string, unknown>, partiti
   const scope = `${event.account}/${event.region}`
   const arn = (service: string, resource: string) =>
     `arn:${partition}:${service}:${event.region}:${event.account}:${resource}`
-  const instances = listOf(detail.instances, event).map((entry) => {
-    const instanceId = String(entry.instanceId)
-    const outcome = String(entry.outcome)
-    return {
-      ...base,
-      findingId: `credential-lock/${scope}/instance/${instanceId}`,
-      active: UNPROTECTED_INSTANCE.has(outcome),
-      kind: 'unprotected' as const,
-      resource: { type: 'AwsEc2Instance', id: arn('ec2', `instance/${instanceId}`) },
-      title: `credential-lock could not lock instance ${instanceId}`,
-      description: `The instance is opted in, but its role ${roleName ?? '(unknown)'} carries no lock for it: ${reasonOf(entry)}`,
-    }
-  })
-  const functions = listOf(detail.functions, event).map((entry) => {
-    const functionName = String(entry.functionName)
-    const outcome = String(entry.outcome)
-    return {
-      ...base,
-      findingId: `credential-lock/${scope}/function/${functionName}`,
-      active: UNPROTECTED_FUNCTION.has(outcome),
-      kind: 'unprotected' as const,
-      resource: { type: 'AwsLambdaFunction', id: arn('lambda', `function:${functionName}`) },
-      title: `credential-lock could not lock function ${functionName}`,
-      description: `The function is opted in, but its role ${roleName ?? '(unknown)'} carries no lock for it: ${reasonOf(entry)}`,
-    }
-  })
+  const workloads = (entries: unknown, kind: WorkloadKind) =>
+    listOf(entries, event).map((entry) => {
+      const name = String(entry[kind.nameField])
+      return {
+        ...base,
+        findingId: `credential-lock/${scope}/${kind.word}/${name}`,
+        active: kind.unprotected.has(String(entry.outcome)),
+        kind: 'unprotected' as const,
+        resource: { type: kind.resourceType, id: arn(kind.service, kind.resource(name)) },
+        title: `credential-lock could not lock ${kind.word} ${name}`,
+        description: `The ${kind.word} is opted in, but its role ${roleName ?? '(unknown)'} carries no lock for it: ${reasonOf(entry)}`,
+      }
+    })
+  const instances = workloads(detail.instances, INSTANCES)
+  const functions = workloads(detail.functions, FUNCTIONS)
   // The events whose failure was parked are reconciled now: their failure findings no longer hold.
   const retried = Array.isArray(detail.eventIds) ? detail.eventIds.filter((id) => typeof id === 'string') : []
   const recovered = retried.map((eventId) => ({

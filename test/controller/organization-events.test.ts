@@ -7,7 +7,7 @@
 import { DescribeRouteTablesCommand } from '@aws-sdk/client-ec2'
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import { PutRolePolicyCommand } from '@aws-sdk/client-iam'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { scheduled, sqsBatch, stateChange } from '../support/events.js'
 import {
   accessDenied,
@@ -33,19 +33,13 @@ function published(): { detailType: string | undefined; detail: Record<string, u
   )
 }
 
-beforeEach(() =>
-  serveWorld(aws, {
-    roles: ['web', 'batch'],
-    instances: [
-      ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }),
-      ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' }),
-    ],
-  }),
-)
-
 describe('a record parked in the dead-letter queue', () => {
   it('is announced to the audit bus as a lock failure, with the event it carried and the reason', async () => {
     // Prepare: the controller may not write to `batch`.
+    serveWorld(aws, {
+      roles: ['batch'],
+      instances: [ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' })],
+    })
     const { handler } = mockedHandler()
     aws.iam.on(PutRolePolicyCommand, { RoleName: 'batch' }).rejects(accessDenied())
     const event = stateChange(JESSICA, 'running')
@@ -75,13 +69,17 @@ describe('a record parked in the dead-letter queue', () => {
 describe('the figures the dashboard draws', () => {
   it('measures the time from the event to the lock written, and nothing for a lock left as it was', async () => {
     // Prepare: LUKE started two seconds before the controller ran.
+    serveWorld(aws, {
+      roles: ['web'],
+      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+    })
     const { handler, metrics } = mockedHandler()
     const started = { ...stateChange(LUKE, 'running'), time: new Date(NOW.getTime() - 2_000).toISOString() }
 
     // Act
     await handler(sqsBatch([started], QUEUE), CONTEXT)
     serveWorld(aws, {
-      roles: ['web', 'batch'],
+      roles: ['web'],
       instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
       policies: { web: aws.iam.commandCalls(PutRolePolicyCommand)[0]?.args[0].input.PolicyDocument ?? '' },
     })
@@ -93,7 +91,11 @@ describe('the figures the dashboard draws', () => {
   })
 
   it('logs how many instances are locked after a resync, the line the gauges are read from', async () => {
-    // Prepare
+    // Prepare: two roles, one opted-in instance on each.
+    serveWorld(aws, {
+      roles: ['web', 'batch'],
+      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }), ec2Instance(JESSICA, 'batch')],
+    })
     const { handler, lines } = mockedHandler()
 
     // Act
@@ -112,6 +114,10 @@ describe('the figures the dashboard draws', () => {
 
   it('takes no latency from the schedule: a resync repairs drift, it answers no event', async () => {
     // Prepare
+    serveWorld(aws, {
+      roles: ['web'],
+      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+    })
     const { handler, metrics } = mockedHandler()
 
     // Act

@@ -232,13 +232,11 @@ describe('what goes wrong', () => {
 
   it('throws a named error when Security Hub refuses a finding, so EventBridge retries the event', async () => {
     // Prepare
-    securityHub
-      .on(BatchImportFindingsCommand)
-      .resolves({
-        SuccessCount: 1,
-        FailedCount: 1,
-        FailedFindings: [{ Id: SKIPPED_FUNCTION, ErrorCode: 'InvalidInput', ErrorMessage: 'bad' }],
-      })
+    securityHub.on(BatchImportFindingsCommand).resolves({
+      SuccessCount: 1,
+      FailedCount: 1,
+      FailedFindings: [{ Id: SKIPPED_FUNCTION, ErrorCode: 'InvalidInput', ErrorMessage: 'bad' }],
+    })
     const { deps } = findingsDeps()
 
     // Act
