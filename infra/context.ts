@@ -41,9 +41,9 @@ export const CONTEXT_KEYS: readonly string[] = [
   'refuseImdsV1',
   'exemptActions',
   'managedPolicyQuota',
+  'organization',
   'demo',
   'sshCidr',
-  'organization',
 ]
 
 /**
