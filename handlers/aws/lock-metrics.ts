@@ -40,7 +40,8 @@ export function addBatchMetrics(
       )
     }
   }
-  if (!resync) return
+  // A dry run locks nothing: its decisions must not show up as locked workloads.
+  if (!resync || lines.some((line) => line.dryRun)) return
   const locked = (outcomes: readonly { readonly outcome: string }[]) =>
     outcomes.filter(({ outcome }) => outcome === 'locked').length
   logger.info(RESYNC_TOTALS_MESSAGE, {

@@ -97,11 +97,7 @@ async function parkInDeadLetterQueue(deps: LambdaDeps, record: SQSRecord, error:
 
 /** What the security account learns of a parked record: which event, and why no retry could help. */
 function parkedDetail(record: SQSRecord, error: Error): Record<string, unknown> {
-  const event = parseBody(record.body) as {
-    id?: unknown
-    'detail-type'?: unknown
-    resources?: unknown
-  } | null
+  const event = parseBody(record.body) as { id?: unknown; 'detail-type'?: unknown } | null
   return {
     recordId: record.messageId,
     eventId: typeof event?.id === 'string' ? event.id : undefined,

@@ -112,6 +112,22 @@ describe('the figures the dashboard draws', () => {
     ])
   })
 
+  it('logs no locked totals from a dry run, which locks nothing', async () => {
+    // Prepare
+    serveWorld(aws, {
+      roles: ['web'],
+      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+    })
+    const { handler, lines } = mockedHandler({ config: { dryRun: true } })
+
+    // Act
+    await handler(sqsBatch([scheduled()], QUEUE), CONTEXT)
+
+    // Assess
+    expect(lines.filter((line) => line.message === 'lock decision')).toHaveLength(1)
+    expect(lines.filter((line) => line.message === 'resync totals')).toEqual([])
+  })
+
   it('takes no latency from the schedule: a resync repairs drift, it answers no event', async () => {
     // Prepare
     serveWorld(aws, {
