@@ -13,7 +13,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { AwsCallCounter } from './support/aws-call-counter.js'
+import { AwsCallCounter } from '../support/aws-call-counter.js'
 import {
   type AnyEventBridgeEvent,
   associateAddress,
@@ -26,15 +26,15 @@ import {
   sqsBatch,
   stateChange,
   tagChange,
-} from './support/events.js'
-import { useMotoAccount } from './support/moto.js'
+} from '../support/events.js'
+import { useMotoAccount } from '../support/moto.js'
 import {
   buildDefendersWorld,
   DEFENDERS_APP_POLICY,
   type DefendersWorld,
   EC2_READ_ONLY_POLICY_ARN,
   OPT_IN_TAG,
-} from './support/world.js'
+} from '../support/world.js'
 
 const INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'] as const
 const CLOUDTRAIL_FIXTURES: readonly FixtureName[] = [

@@ -1,15 +1,15 @@
 import { describe, expect, inject, it } from 'vitest'
-import type { ControllerConfig } from '../handlers/aws/config.js'
-import { describeByIds, withEgress } from '../handlers/aws/ec2-truth.js'
-import type { InstanceFacts } from '../policy/lock/index.js'
+import type { ControllerConfig } from '../../handlers/aws/config.js'
+import { describeByIds, withEgress } from '../../handlers/aws/ec2-truth.js'
+import type { InstanceFacts } from '../../policy/lock/index.js'
 import {
   attachInterfaceFromAnotherVpc,
   buildIpv6OnlyNetwork,
   buildSpokeNetwork,
   routeRangeThroughSecondNat,
-} from './support/company-networks.js'
-import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
-import { stateChange } from './support/events.js'
+} from '../support/company-networks.js'
+import { type ControllerUnderTest, controllerUnderTest } from '../support/controller-under-test.js'
+import { stateChange } from '../support/events.js'
 import {
   fromPublicIp,
   type InstanceCredentials,
@@ -17,8 +17,8 @@ import {
   throughEndpoint,
   type Verdict,
   verdict,
-} from './support/simulate.js'
-import { READ_REPORT, rolePolicies } from './support/story.js'
+} from '../support/simulate.js'
+import { READ_REPORT, rolePolicies } from '../support/story.js'
 import {
   buildDefendersWorld,
   DEFENDERS,
@@ -26,7 +26,7 @@ import {
   launchOnRole,
   OPT_IN_TAG,
   type WorldSubnet,
-} from './support/world.js'
+} from '../support/world.js'
 
 const COMPANY_EGRESS = '203.0.113.0/28'
 

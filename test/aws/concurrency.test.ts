@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mapLimited } from '../handlers/aws/concurrency.js'
+import { mapLimited } from '../../handlers/aws/concurrency.js'
 
 describe('mapLimited', () => {
   it('keeps the order of the results and never exceeds the limit in flight', async () => {

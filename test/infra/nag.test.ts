@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../infra/cdk-app.js'
+import { buildApp } from '../../infra/cdk-app.js'
 
 /** The same checks with every acknowledgement ignored: what a reviewer has to accept. */
 function everyFinding(app: App): AwsSolutionsChecks {

@@ -4,7 +4,7 @@ import { SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2'
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda'
 import { describe, expect, it } from 'vitest'
-import { allowSelfAssume, lockDownFunction } from '../infra/self-assume.js'
+import { allowSelfAssume, lockDownFunction } from '../../infra/self-assume.js'
 
 const ENV = { account: '123456789012', region: 'eu-west-1' }
 

@@ -10,9 +10,9 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { controllerUnderTest } from './support/controller-under-test.js'
-import { iamProfileAssociation, stateChange } from './support/events.js'
-import { fromPublicIp, type InstanceCredentials, verdict } from './support/simulate.js'
+import { controllerUnderTest } from '../support/controller-under-test.js'
+import { iamProfileAssociation, stateChange } from '../support/events.js'
+import { fromPublicIp, type InstanceCredentials, verdict } from '../support/simulate.js'
 import {
   type ChapterResult,
   defendersStory,
@@ -20,8 +20,8 @@ import {
   rolePolicies,
   runChapter,
   THIEF_IP,
-} from './support/story.js'
-import { buildDefendersWorld, readInstance } from './support/world.js'
+} from '../support/story.js'
+import { buildDefendersWorld, readInstance } from '../support/world.js'
 
 /** Chapters whose events must not change a correct lock: the budget there is zero writes. */
 const NO_CHANGE = new Set([

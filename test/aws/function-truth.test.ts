@@ -25,9 +25,9 @@ import {
   type ListedFunction,
   listFunctions,
   optedInFunctions,
-} from '../handlers/aws/function-truth.js'
-import type { KnownEgress } from '../policy/environment.js'
-import { ACCOUNT, accessDenied, LOCK_TAG, REGION } from './support/mocked-controller.js'
+} from '../../handlers/aws/function-truth.js'
+import type { KnownEgress } from '../../policy/environment.js'
+import { ACCOUNT, accessDenied, LOCK_TAG, REGION } from '../support/mocked-controller.js'
 
 const lambdaMock = mockClient(LambdaClient)
 const ec2Mock = mockClient(EC2Client)

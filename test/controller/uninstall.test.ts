@@ -10,10 +10,10 @@ import {
 } from '@aws-sdk/client-iam'
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
-import { beforeEach, describe, expect, it } from 'vitest'
-import type { RoleScope } from '../handlers/aws/role-scope.js'
-import { uninstall } from '../handlers/controller/uninstall.js'
-import { customResourceEvent } from './support/events.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { RoleScope } from '../../handlers/aws/role-scope.js'
+import { uninstall, handler as uninstallHandler } from '../../handlers/controller/uninstall.js'
+import { customResourceEvent } from '../support/events.js'
 
 const iamMock = mockClient(IAMClient)
 const lambdaMock = mockClient(LambdaClient)
@@ -243,5 +243,35 @@ describe('uninstall custom resource', () => {
 
     // Assess
     await expect(running).rejects.toThrowError(expect.objectContaining({ name: 'MissingPermissionError' }))
+  })
+})
+
+describe("the uninstall entry: runs only in the Lambda runtime, named after the region's policy", () => {
+  const create = customResourceEvent('Create')
+
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('refuses to run outside the Lambda runtime, where AWS_REGION is not set', async () => {
+    // Prepare
+    vi.stubEnv('AWS_REGION', '')
+
+    // Act
+    const run = uninstallHandler(create)
+
+    // Assess
+    await expect(run).rejects.toThrowError(
+      'AWS_REGION is not set: the uninstall must run in the Lambda runtime.',
+    )
+  })
+
+  it("names the resource after the region's policy", async () => {
+    // Prepare
+    vi.stubEnv('AWS_REGION', 'eu-west-3')
+
+    // Act
+    const response = await uninstallHandler(create)
+
+    // Assess
+    expect(response).toEqual({ PhysicalResourceId: 'credential-lock-eu-west-3' })
   })
 })

@@ -7,13 +7,13 @@
 import { ListPoliciesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { describe, expect, inject, it } from 'vitest'
-import { uninstall } from '../handlers/controller/uninstall.js'
-import { lockPolicyName } from '../policy/lock/index.js'
-import { summarizeCalls } from './support/controller-report.js'
-import { controllerUnderTest } from './support/controller-under-test.js'
-import { scheduled } from './support/events.js'
-import { fromPublicIp, type InstanceCredentials, throughEndpoint, verdict } from './support/simulate.js'
-import { READ_REPORT, rolePolicies, THIEF_IP } from './support/story.js'
+import { uninstall } from '../../handlers/controller/uninstall.js'
+import { lockPolicyName } from '../../policy/lock/index.js'
+import { summarizeCalls } from '../support/controller-report.js'
+import { controllerUnderTest } from '../support/controller-under-test.js'
+import { scheduled } from '../support/events.js'
+import { fromPublicIp, type InstanceCredentials, throughEndpoint, verdict } from '../support/simulate.js'
+import { READ_REPORT, rolePolicies, THIEF_IP } from '../support/story.js'
 import {
   buildDefendersWorld,
   DEFENDERS,
@@ -23,7 +23,7 @@ import {
   launchOnRole,
   setOptIn,
   type WorldInstance,
-} from './support/world.js'
+} from '../support/world.js'
 
 const WORKERS = 120
 /** A large policy of the role's own: what is left of the inline budget holds only part of the lock. */

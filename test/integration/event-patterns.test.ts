@@ -14,9 +14,9 @@ import {
 import { App } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { CredentialLockStack } from '../infra/credential-lock-stack.js'
-import { type AnyEventBridgeEvent, type FixtureName, loadEvent } from './support/events.js'
-import { useMotoAccount } from './support/moto.js'
+import { CredentialLockStack } from '../../infra/credential-lock-stack.js'
+import { type AnyEventBridgeEvent, type FixtureName, loadEvent } from '../support/events.js'
+import { useMotoAccount } from '../support/moto.js'
 
 // moto 5.2's TestEventPattern API is a stub that answers nothing, but its event bus really evaluates rule
 // patterns (exact values, arrays, exists, prefix...) when routing PutEvents to targets. So each deployed rule

@@ -5,9 +5,9 @@
  */
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { describe, expect, inject, it } from 'vitest'
-import { OUTSIDE_VPC_REASON } from '../policy/lock/index.js'
-import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
-import { type AnyEventBridgeEvent, functionCall, scheduled, stateChange } from './support/events.js'
+import { OUTSIDE_VPC_REASON } from '../../policy/lock/index.js'
+import { type ControllerUnderTest, controllerUnderTest } from '../support/controller-under-test.js'
+import { type AnyEventBridgeEvent, functionCall, scheduled, stateChange } from '../support/events.js'
 import {
   allowFunctionBasics,
   createFunction,
@@ -17,7 +17,7 @@ import {
   moveFunction,
   setFunctionOptIn,
   type WorldFunction,
-} from './support/functions.js'
+} from '../support/functions.js'
 import {
   type ApiCall,
   byLambdaService,
@@ -27,9 +27,9 @@ import {
   throughEndpoint,
   type Verdict,
   verdict,
-} from './support/simulate.js'
-import { READ_REPORT, rolePolicies, THIEF_IP } from './support/story.js'
-import { buildDefendersWorld, DEFENDERS, type DefendersWorld } from './support/world.js'
+} from '../support/simulate.js'
+import { READ_REPORT, rolePolicies, THIEF_IP } from '../support/story.js'
+import { buildDefendersWorld, DEFENDERS, type DefendersWorld } from '../support/world.js'
 
 const FOREIGN_VPC = 'vpc-0f0e0d0c0b0a09080'
 const SECOND = 1_000

@@ -1,5 +1,8 @@
+/** The controller's settings, read from its environment: defaults, every setting, their bounds and the error a refused one gives. */
 import { describe, expect, it } from 'vitest'
-import { readConfig } from '../handlers/aws/config.js'
+import { readConfig } from '../../handlers/aws/config.js'
+import type { RoleScope } from '../../handlers/aws/role-scope.js'
+import { InvalidSettingError } from '../../policy/errors.js'
 
 describe('readConfig', () => {
   it('works with only AWS_REGION set, with safe defaults', () => {
@@ -118,5 +121,82 @@ describe('readConfig', () => {
 
     // Assess
     expect(read).toThrowError(expect.objectContaining({ name: 'ConfigError', message }))
+  })
+})
+
+describe('readConfig: the bounds of the tombstone retention and the values that mean no dry run', () => {
+  it.each([
+    ['1', 1],
+    ['48', 48],
+  ])('accepts a tombstone retention of %s hours', (value, hours) => {
+    // Act
+    const config = readConfig({ AWS_REGION: 'eu-west-1', TOMBSTONE_RETENTION_HOURS: value })
+
+    // Assess
+    expect(config.tombstoneRetentionMs).toBe(hours * 3_600_000)
+  })
+
+  it.each(['49', '0'])('refuses a tombstone retention of %s hours', (value) => {
+    // Act
+    const read = () => readConfig({ AWS_REGION: 'eu-west-1', TOMBSTONE_RETENTION_HOURS: value })
+
+    // Assess
+    expect(read).toThrowError(`TOMBSTONE_RETENTION_HOURS is "${value}": give a number of hours from 1 to 48.`)
+  })
+
+  it.each(['', ' ', 'false', 'FALSE'])('reads dry-run "%s" as off', (value) => {
+    // Act
+    const config = readConfig({ AWS_REGION: 'eu-west-1', DRY_RUN: value })
+
+    // Assess
+    expect(config.dryRun).toBe(false)
+  })
+})
+
+describe('readConfig: the error behind a refused setting', () => {
+  it('a setting the shared checks refuse becomes a ConfigError that keeps their error as its cause', () => {
+    // Act
+    const read = () => readConfig({ AWS_REGION: 'eu-west-1', MANAGED_POLICY_QUOTA: 'many' })
+
+    // Assess
+    expect(read).toThrowError(
+      expect.objectContaining({
+        name: 'ConfigError',
+        message: 'MANAGED_POLICY_QUOTA is "many": give a whole number from 1 to 20.',
+        cause: expect.any(InvalidSettingError),
+      }),
+    )
+  })
+
+  it('a failure that is not a refused setting is thrown as it is, not passed off as a configuration mistake', () => {
+    // Prepare: an environment whose KNOWN_EGRESS cannot be read at all.
+    const failure = new TypeError('the environment could not be read')
+    const env = { AWS_REGION: 'eu-west-1' }
+    Object.defineProperty(env, 'KNOWN_EGRESS', {
+      enumerable: true,
+      get: () => {
+        throw failure
+      },
+    })
+
+    // Act
+    const read = () => readConfig(env)
+
+    // Assess
+    expect(read).toThrowError(failure)
+  })
+})
+
+describe('readRoleScope through readConfig: ROLE_SCOPE is read trimmed', () => {
+  it.each<[string, RoleScope]>([
+    [' tagged ', { kind: 'tagged', tag: { key: 'credential-lock-managed', value: 'true' } }],
+    ['  ', { kind: 'all' }],
+    [' all', { kind: 'all' }],
+  ])('ROLE_SCOPE %j is read as its trimmed value', (roleScope, expected) => {
+    // Act
+    const config = readConfig({ AWS_REGION: 'eu-west-1', ROLE_SCOPE: roleScope })
+
+    // Assess
+    expect(config.roleScope).toEqual(expected)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * The customer-managed parts of a lock (lock v2), against a mocked IAM: which policies the controller counts
  * as its own, how it writes a new version without reaching IAM's five-version limit, and how it removes a part
- * that is already partly gone. The moto fleet test proves the same end to end; mutation testing runs without moto.
+ * that is already partly gone. The moto fleet story (test/integration/fleet.test.ts) proves the same end to end;
+ * mutation testing runs without moto.
  */
 import {
   AttachRolePolicyCommand,
@@ -14,7 +15,6 @@ import {
   IAMClient,
   LimitExceededException,
   ListAttachedRolePoliciesCommand,
-  ListInstanceProfilesCommand,
   ListPoliciesCommand,
   ListPolicyVersionsCommand,
   NoSuchEntityException,
@@ -23,13 +23,12 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   foreignManagedPolicyCount,
-  instanceProfileRoles,
   listManagedParts,
   type ManagedPart,
   readManagedPart,
   removeManagedPart,
   writeManagedPart,
-} from '../handlers/aws/iam-roles.js'
+} from '../../handlers/aws/iam-roles.js'
 
 const iamMock = mockClient(IAMClient)
 const iam = new IAMClient({ region: 'us-east-1' })
@@ -314,24 +313,6 @@ describe('removeManagedPart', () => {
 
     // Assess
     await expect(remove).rejects.toThrowError('throttled')
-  })
-})
-
-describe('instanceProfileRoles', () => {
-  it('maps each profile to its role and skips a profile without one', async () => {
-    // Prepare
-    iamMock.on(ListInstanceProfilesCommand).resolves({
-      InstanceProfiles: [
-        { Arn: 'arn:aws:iam::123456789012:instance-profile/web', Roles: [{ RoleName: 'web' }] },
-        { Arn: 'arn:aws:iam::123456789012:instance-profile/empty', Roles: [] },
-      ] as never,
-    })
-
-    // Act
-    const roles = await instanceProfileRoles(iam)
-
-    // Assess
-    expect(Object.fromEntries(roles)).toEqual({ 'arn:aws:iam::123456789012:instance-profile/web': 'web' })
   })
 })
 
