@@ -1,12 +1,11 @@
 /**
- * The Lambda half of the event reader on the edges the third mutation pass found unguarded: calls that are not
- * Lambda's or change no lock, which configuration updates reach which roles, the field a malformed call names,
- * and a failure of the reader itself, which must not pass for a malformed event. Real fixtures, edited only
- * where a test needs one field changed.
+ * The Lambda half of the event reader: calls that are not Lambda's or change no lock, which configuration updates
+ * reach which roles, the field a malformed call names, and a failure of the reader itself, which must not pass
+ * for a malformed event. Real fixtures, edited only where a test needs one field changed.
  */
 import { describe, expect, it } from 'vitest'
-import { readDelivered, readEvent } from '../handlers/aws/events.js'
-import { type FixtureName, loadEvent } from './support/events.js'
+import { readDelivered, readEvent } from '../../handlers/aws/events.js'
+import { type FixtureName, loadEvent } from '../support/events.js'
 
 const LOCK_TAG = 'credential-lock'
 const FUNCTION = 'reporter'

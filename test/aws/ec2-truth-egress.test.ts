@@ -1,5 +1,11 @@
+/**
+ * withEgress: where a private instance reaches AWS public endpoints from, read from its subnets' route tables
+ * over a mocked EC2: the public addresses of NAT gateways, transit gateways and peering connections through
+ * knownEgress, IPv6 routes, a second interface in another VPC, and what the reading costs in look-ups. Which
+ * route can carry the calls is in ec2-truth-routes.test.ts, NAT instances and unseen targets in
+ * ec2-truth-route-targets.test.ts.
+ */
 import {
-  DescribeInstancesCommand,
   DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
@@ -9,12 +15,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  describeOptedIn,
-  egressRoutes,
-  type ObservedInstance,
-  withEgress,
-} from '../handlers/aws/ec2-truth.js'
+import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })
@@ -101,6 +102,30 @@ describe('withEgress: where a private instance reaches AWS from', () => {
 
     // Assess
     expect(facts?.egressIps).toEqual(expected)
+  })
+
+  it('through a NAT gateway with secondary Elastic IPs: every one of its public addresses', async () => {
+    // Prepare: traffic through a NAT gateway leaves by any of its addresses, the primary one or a secondary one.
+    defaultRoute({ NatGatewayId: 'nat-1' })
+    ec2Mock.on(DescribeNatGatewaysCommand).resolves({
+      NatGateways: [
+        {
+          NatGatewayId: 'nat-1',
+          NatGatewayAddresses: [
+            { PrivateIp: '10.0.0.20', PublicIp: NAT_PUBLIC_IP, IsPrimary: true, Status: 'succeeded' },
+            { PrivateIp: '10.0.0.21', PublicIp: '198.51.100.8', IsPrimary: false, Status: 'succeeded' },
+            { PrivateIp: '10.0.0.22', IsPrimary: false, Status: 'succeeded' },
+            { PrivateIp: '10.0.0.23', PublicIp: '203.0.113.40', IsPrimary: false, Status: 'succeeded' },
+          ],
+        },
+      ],
+    })
+
+    // Act
+    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+
+    // Assess: a workload behind it would be refused whenever its call left by an address the lock left out.
+    expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8', '203.0.113.40'])
   })
 
   it.each([
@@ -378,128 +403,5 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     // Assess
     expect(ec2Mock.calls()).toHaveLength(0)
     expect(facts.map((instance) => instance.egressIps)).toEqual([[], [], []])
-  })
-})
-
-describe('egressRoutes: which routes can carry calls to AWS public endpoints', () => {
-  it.each<[string, Route]>([
-    ['the local route', { DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }],
-    ['a blackhole', { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'blackhole' }],
-    ['a gateway endpoint', { DestinationPrefixListId: 'pl-63a5400a', GatewayId: 'vpce-0123456789abcdef0' }],
-    ['another VPC over a transit gateway', { DestinationCidrBlock: '10.0.0.0/8', TransitGatewayId: TGW }],
-    ['the company network over a VPN', { DestinationCidrBlock: '172.16.0.0/12', GatewayId: 'vgw-1' }],
-    ['a peered VPC', { DestinationCidrBlock: '192.168.4.0/24', VpcPeeringConnectionId: PCX }],
-    ['a shared-space (CGNAT) VPC range', { DestinationCidrBlock: '100.64.0.0/16', TransitGatewayId: TGW }],
-    ['an IPv6 unique local range', { DestinationIpv6CidrBlock: 'fd00:10::/32', TransitGatewayId: TGW }],
-  ])('leaves out %s', (_, route) => {
-    // Act
-    const routes = egressRoutes({ Routes: [route] })
-
-    // Assess
-    expect(routes).toEqual([])
-  })
-
-  it.each<[string, Route, unknown]>([
-    [
-      'the IPv4 default route',
-      { DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: TGW },
-      { destination: '0.0.0.0/0', family: 4, target: { kind: 'unseen', id: TGW, what: 'transit gateway' } },
-    ],
-    [
-      'a more specific public route',
-      { DestinationCidrBlock: '3.5.0.0/16', NatGatewayId: 'nat-2' },
-      { destination: '3.5.0.0/16', family: 4, target: { kind: 'nat-gateway', id: 'nat-2' } },
-    ],
-    [
-      'the IPv6 default route to an egress-only gateway',
-      { DestinationIpv6CidrBlock: '::/0', EgressOnlyInternetGatewayId: 'eigw-1' },
-      { destination: '::/0', family: 6, target: { kind: 'own-address' } },
-    ],
-    [
-      'NAT64',
-      { DestinationIpv6CidrBlock: '64:ff9b::/96', NatGatewayId: 'nat-1' },
-      { destination: '64:ff9b::/96', family: 6, target: { kind: 'nat-gateway', id: 'nat-1' } },
-    ],
-    [
-      'a route to a NAT instance',
-      { DestinationCidrBlock: '0.0.0.0/0', InstanceId: 'i-0nat', NetworkInterfaceId: 'eni-nat' },
-      { destination: '0.0.0.0/0', family: 4, target: { kind: 'nat-instance', id: 'eni-nat' } },
-    ],
-    [
-      'a Wavelength carrier gateway',
-      { DestinationCidrBlock: '0.0.0.0/0', CarrierGatewayId: 'cagw-1' },
-      { destination: '0.0.0.0/0', family: 4, target: { kind: 'own-address' } },
-    ],
-    [
-      'a customer prefix list (its entries are not read: both families)',
-      { DestinationPrefixListId: 'pl-0123456789abcdef0', TransitGatewayId: TGW },
-      {
-        destination: 'pl-0123456789abcdef0',
-        family: 'both',
-        target: { kind: 'unseen', id: TGW, what: 'transit gateway' },
-      },
-    ],
-  ])('keeps %s', (_, route, expected) => {
-    // Act
-    const routes = egressRoutes({ Routes: [route] })
-
-    // Assess
-    expect(routes).toEqual([expected])
-  })
-})
-
-describe('describeOptedIn: the network facts of each instance', () => {
-  it('reads the primary private IPv4, the other VPCs of its interfaces and its launch time', async () => {
-    // Prepare
-    const launchedAt = new Date('2026-11-25T08:00:00Z')
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [
-        {
-          Instances: [
-            {
-              InstanceId: 'i-0a1b2c3d4e5f60001',
-              State: { Name: 'running' },
-              VpcId: 'vpc-1',
-              SubnetId: 'subnet-private',
-              PrivateIpAddress: '10.0.2.10',
-              LaunchTime: launchedAt,
-              Tags: [{ Key: 'credential-lock', Value: 'enabled' }],
-              NetworkInterfaces: [
-                {
-                  SubnetId: 'subnet-private',
-                  VpcId: 'vpc-1',
-                  PrivateIpAddresses: [{ PrivateIpAddress: '10.0.2.10' }, { PrivateIpAddress: '10.0.2.11' }],
-                },
-                {
-                  SubnetId: 'subnet-shared',
-                  VpcId: 'vpc-2',
-                  PrivateIpAddresses: [{ PrivateIpAddress: '10.9.0.5' }],
-                  Ipv6Addresses: [{ Ipv6Address: '2001:db8:9::5' }],
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    })
-
-    // Act
-    const [instance] = await describeOptedIn({
-      ec2,
-      lockTag: { key: 'credential-lock', value: 'enabled' },
-      profileRoles: new Map(),
-    })
-
-    // Assess
-    expect(instance).toMatchObject({
-      primaryPrivateIpv4: '10.0.2.10',
-      otherVpcIds: ['vpc-2'],
-      launchedAt,
-      privateIps: ['10.0.2.10', '10.0.2.11', '10.9.0.5', '2001:db8:9::5'],
-      interfaces: [
-        { subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false },
-        { subnetId: 'subnet-shared', vpcId: 'vpc-2', ipv4: true, ipv6: true },
-      ],
-    })
   })
 })
