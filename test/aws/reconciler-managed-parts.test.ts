@@ -1,7 +1,8 @@
 /**
  * The controller spreading a lock over customer-managed policies (lock v2), against mocked AWS: it writes the
  * parts a fleet needs, leaves them alone when they already say the same, and removes a part no longer needed.
- * The moto fleet test proves this end to end; mutation testing runs without moto.
+ * The moto fleet story (test/integration/fleet.test.ts) proves this end to end; mutation testing runs without
+ * moto.
  */
 import {
   AttachRolePolicyCommand,
@@ -18,8 +19,8 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { managedPolicyPath } from '../handlers/aws/iam-roles.js'
-import { scheduled, sqsBatch } from './support/events.js'
+import { managedPolicyPath } from '../../handlers/aws/iam-roles.js'
+import { scheduled, sqsBatch } from '../support/events.js'
 import {
   ACCOUNT,
   CONTEXT,
@@ -30,7 +31,7 @@ import {
   QUEUE,
   REGION,
   serveWorld,
-} from './support/mocked-controller.js'
+} from '../support/mocked-controller.js'
 
 const aws = mockAws()
 const ROLE = 'fleet'

@@ -1,3 +1,8 @@
+/**
+ * The controller's Lambda entry (handlers/controller/lambda.ts) on an SQS batch or a direct event, over mocked
+ * AWS clients: what it locks and skips, which records it fails, parks in the dead-letter queue or retries, input
+ * no EventBridge rule would send, and a tagged role scope that IAM enforces.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
 import {
@@ -26,10 +31,10 @@ import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda'
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { type ControllerConfig, readConfig } from '../handlers/aws/config.js'
-import { createHandler } from '../handlers/controller/lambda.js'
-import { readLock } from '../policy/lock/index.js'
-import { sqsBatch, stateChange } from './support/events.js'
+import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import { createHandler } from '../../handlers/controller/lambda.js'
+import { readLock } from '../../policy/lock/index.js'
+import { sqsBatch, stateChange } from '../support/events.js'
 
 const ec2 = mockClient(EC2Client)
 const iam = mockClient(IAMClient)
@@ -118,7 +123,7 @@ beforeEach(() => {
   ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [] })
 })
 
-describe('controller decisions (SDK mocked)', () => {
+describe('an SQS batch or a direct event: what is locked, failed, parked, retried and logged', () => {
   it('skips a malformed record and still locks the role of the valid one', async () => {
     // Prepare
     const { handler, lines } = controller()
@@ -346,7 +351,7 @@ describe('controller decisions (SDK mocked)', () => {
     ec2
       .on(DescribeNetworkInterfacesCommand)
       .resolves({ NetworkInterfaces: [{ Attachment: { InstanceId: LUKE } }] })
-    const { associateAddress } = await import('./support/events.js')
+    const { associateAddress } = await import('../support/events.js')
 
     // Act
     await handler(associateAddress({ networkInterfaceId: 'eni-0123456789abcdef0' }, 'eipalloc-1'), CONTEXT)
@@ -362,7 +367,7 @@ describe('controller decisions (SDK mocked)', () => {
   })
 })
 
-describe('handler edges: input no EventBridge rule would send', () => {
+describe('input no EventBridge rule would send: skipped or refused before any AWS call', () => {
   it('logs a null direct event as a malformed skip and changes nothing', async () => {
     // Prepare
     const { handler, lines } = controller()

@@ -1,8 +1,8 @@
 /**
- * The controller's budget, apply and decision-log path over mocked AWS, on the edges the last mutation pass left
- * unguarded: when the role's real budget is read (other inline policies, attached managed policies, the quota),
- * what a dry run writes (nothing), the order and content of the writes over the inline policy and managed parts,
- * which failures are retried rather than worked around, and the lines an auditor reads.
+ * The reconcile engine's budget, apply and decision-log path over mocked AWS: when the role's real budget is read
+ * (other inline policies, whatever their names, attached managed policies, the quota), what a dry run writes
+ * (nothing), the order and content of the writes over the inline policy and managed parts, which failures are
+ * retried rather than worked around, a function the lock holds a tombstone for, and the lines an auditor reads.
  */
 import { DescribeSubnetsCommand, type Instance } from '@aws-sdk/client-ec2'
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge'
@@ -24,8 +24,8 @@ import {
 } from '@aws-sdk/client-iam'
 import { ListFunctionsCommand, ListTagsCommand } from '@aws-sdk/client-lambda'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { decideLock, readLock } from '../policy/lock/index.js'
-import { type AnyEventBridgeEvent, scheduled, sqsBatch, stateChange } from './support/events.js'
+import { decideLock, readLock } from '../../policy/lock/index.js'
+import { type AnyEventBridgeEvent, scheduled, sqsBatch, stateChange } from '../support/events.js'
 import {
   ACCOUNT,
   CONTEXT,
@@ -40,8 +40,8 @@ import {
   REGION,
   serveNatGateway,
   serveWorld,
-} from './support/mocked-controller.js'
-import { ALLOW_ALL, fromPublicIp, LIST_ROLES, verdict } from './support/simulate.js'
+} from '../support/mocked-controller.js'
+import { ALLOW_ALL, fromPublicIp, LIST_ROLES, verdict } from '../support/simulate.js'
 
 const aws = mockAws()
 const ROLE = 'web'

@@ -1,12 +1,12 @@
 /**
- * The Lambda entry's failure handling, on the edges mutation testing found unguarded: which record is parked
- * in the dead-letter queue and with what, what happens without a dead-letter queue or when it refuses, a
+ * The Lambda entry's failure handling over mocked AWS: which record is parked in the dead-letter queue and
+ * with what, what happens without a dead-letter queue or when it refuses, a
  * direct invocation whose only failure is permanent, and the function ARN the scope comes from.
  */
 import { PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { sqsBatch, stateChange, tagChange } from './support/events.js'
+import { sqsBatch, stateChange, tagChange } from '../support/events.js'
 import {
   accessDenied,
   CONTEXT,
@@ -16,7 +16,7 @@ import {
   mockedHandler,
   QUEUE,
   serveWorld,
-} from './support/mocked-controller.js'
+} from '../support/mocked-controller.js'
 
 const aws = mockAws()
 const LUKE = 'i-0a1b2c3d4e5f60001'

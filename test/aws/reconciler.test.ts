@@ -1,7 +1,9 @@
 /**
- * The controller over mocked AWS, on the edges mutation testing found unguarded: batches that mix event
- * kinds, an opted-out instance a lock still names, the remove path, and an instance profile IAM did not
- * list. Each outcome is judged by the IAM verdict the role's policies give after the batch.
+ * The reconcile engine (handlers/aws/reconciler.ts) through the Lambda handler over mocked AWS: which roles a
+ * batch that mixes event kinds reaches, an opted-out instance a lock still names, the remove path, an instance
+ * profile IAM did not list, what it reads, and the decision each role logs and publishes. Each outcome is judged
+ * by the IAM verdict the role's policies give after the batch. Which records a failure sends back is in
+ * reconciler-failures.test.ts.
  */
 import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2'
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge'
@@ -9,10 +11,9 @@ import { DeleteRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-i
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import type { SQSRecord } from 'aws-lambda'
 import { describe, expect, it } from 'vitest'
-import { policyChars } from '../policy/lock/index.js'
+import { policyChars } from '../../policy/lock/index.js'
 import {
   type AnyEventBridgeEvent,
-  associateAddress,
   disassociateAddress,
   iamProfileAssociation,
   loadEvent,
@@ -20,13 +21,12 @@ import {
   sqsBatch,
   stateChange,
   tagChange,
-} from './support/events.js'
+} from '../support/events.js'
+import { batchRunner } from '../support/mocked-batch.js'
 import {
   ACCOUNT,
-  accessDenied,
   CONTEXT,
   ec2Instance,
-  type MockedWorld,
   mockAws,
   mockedHandler,
   POLICY,
@@ -35,8 +35,8 @@ import {
   REGION,
   serveNatGateway,
   serveWorld,
-} from './support/mocked-controller.js'
-import { ALLOW_ALL, fromPublicIp, type RolePolicy, type Verdict, verdict } from './support/simulate.js'
+} from '../support/mocked-controller.js'
+import { ALLOW_ALL, fromPublicIp, type RolePolicy, type Verdict, verdict } from '../support/simulate.js'
 
 const aws = mockAws()
 const LUKE = 'i-0a1b2c3d4e5f60001'
@@ -45,34 +45,7 @@ const GHOST = 'i-0a1b2c3d4e5f60003'
 const THIEF_IP = '203.0.113.66'
 const ROLES = ['web', 'batch', 'old']
 
-/** Serves `world`, runs one SQS batch of `events` through the handler, and returns what it answered. */
-async function runBatch(world: MockedWorld, events: readonly AnyEventBridgeEvent[], dryRun = false) {
-  serveWorld(aws, world)
-  const { handler, lines } = mockedHandler({ config: { dryRun } })
-  const batch = sqsBatch(events, QUEUE)
-  const response = await handler(batch, CONTEXT)
-  return { response, lines, batch }
-}
-
-/** The controller's policy on each role after a batch: the world's, then every write and delete in order. */
-function policiesAfter(world: MockedWorld): Map<string, string | undefined> {
-  const policies = new Map(Object.entries(world.policies ?? {}) as [string, string | undefined][])
-  for (const call of aws.iam.calls()) {
-    const command = call.args[0]
-    if (command instanceof PutRolePolicyCommand)
-      policies.set(command.input.RoleName ?? '', command.input.PolicyDocument)
-    if (command instanceof DeleteRolePolicyCommand) policies.set(command.input.RoleName ?? '', undefined)
-  }
-  return policies
-}
-
-/** The lock the controller writes for `world` from a clean start: the "before" of a test. */
-async function lockedWorld(world: MockedWorld, event: AnyEventBridgeEvent): Promise<Record<string, string>> {
-  await runBatch(world, [event])
-  return Object.fromEntries(
-    [...policiesAfter(world)].flatMap(([role, document]) => (document ? [[role, document]] : [])),
-  )
-}
+const { runBatch, policiesAfter, lockedWorld } = batchRunner(aws)
 
 /** The verdict for `instanceId`'s credentials of `roleName`, used from `ip`, under the role's policies now. */
 async function verdictFor(
@@ -348,146 +321,6 @@ describe('the decision each role logs and publishes for auditors', () => {
     expect(aws.iam.commandCalls(PutRolePolicyCommand).map((call) => call.args[0].input.RoleName)).toEqual([
       'web',
     ])
-  })
-})
-
-describe('which records a failure sends back', () => {
-  /** Luke is locked on `web`; `old` still names Ghost, who is gone, so `old` needs a tombstone write. */
-  async function worldWithStaleRole() {
-    const before = { roles: ROLES, instances: [ec2Instance(GHOST, 'old', { PublicIpAddress: '54.0.0.3' })] }
-    const policies = await lockedWorld(before, stateChange(GHOST, 'running'))
-    return { roles: ROLES, instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })], policies }
-  }
-
-  const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })
-
-  it('sends back every record that reaches the failed role, and only those', async () => {
-    // Prepare: writing `old` fails; Luke's event reaches only `web`.
-    const world = await worldWithStaleRole()
-    serveWorld(aws, world)
-    aws.iam.on(PutRolePolicyCommand, { RoleName: 'old' }).rejects(throttled())
-    const { handler } = mockedHandler()
-    const events = [
-      stateChange(LUKE, 'running'),
-      scheduled(),
-      associateAddress({ networkInterfaceId: 'eni-0123456789abcdef0' }, 'eipalloc-1'),
-      stateChange(JESSICA, 'terminated'),
-    ]
-    const batch = sqsBatch(events, QUEUE)
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess: the schedule reaches every role, the interface rides on every role, Jessica's old role is unknown.
-    const ids = batch.Records.map((record) => record.messageId)
-    expect(response?.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(
-      ids.slice(1).sort(),
-    )
-  })
-
-  it('sends back an address change when a role with an opted-in instance fails', async () => {
-    // Prepare
-    serveWorld(aws, { roles: ROLES, instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })] })
-    aws.iam.on(PutRolePolicyCommand, { RoleName: 'web' }).rejects(throttled())
-    const { handler } = mockedHandler()
-    const batch = sqsBatch([disassociateAddress('eipassoc-0f1e2d3c4b5a69788')], QUEUE)
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[0]?.messageId }] })
-  })
-
-  it('does not send back an address change for a role whose instance is not opted in', async () => {
-    // Prepare: Jessica's tag was removed; releasing her on `batch` fails. The address change is only a hint.
-    const before = {
-      roles: ROLES,
-      instances: [ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' })],
-    }
-    const policies = await lockedWorld(before, stateChange(JESSICA, 'running'))
-    serveWorld(aws, {
-      roles: ROLES,
-      instances: [ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2', Tags: [] })],
-      policies,
-    })
-    aws.iam.on(DeleteRolePolicyCommand, { RoleName: 'batch' }).rejects(throttled())
-    const { handler, lines, metrics } = mockedHandler()
-    const batch = sqsBatch(
-      [disassociateAddress('eipassoc-0f1e2d3c4b5a69788'), tagChange(JESSICA, {}, ['credential-lock'])],
-      QUEUE,
-    )
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[1]?.messageId }] })
-    expect(lines.filter((line) => line.message === 'lock decision')).toHaveLength(0)
-    expect(
-      lines.filter((line) => line.message === 'role reconcile failed').map((line) => line.fields.roleName),
-    ).toEqual(['batch'])
-    expect(metrics.addMetric).toHaveBeenCalledWith('Failures', 'Count', 1)
-  })
-
-  it('sends back an event naming several instances when the role of any of them fails', async () => {
-    // Prepare
-    serveWorld(aws, {
-      roles: ROLES,
-      instances: [
-        ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }),
-        ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' }),
-      ],
-    })
-    aws.iam.on(PutRolePolicyCommand, { RoleName: 'batch' }).rejects(throttled())
-    const { handler } = mockedHandler()
-    const both = tagChange(LUKE, { 'credential-lock': 'enabled' }, ['credential-lock'])
-    both.resources = [LUKE, JESSICA].map((id) => `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${id}`)
-    const batch = sqsBatch([both], QUEUE)
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[0]?.messageId }] })
-  })
-
-  it('retries, and does not park, a record that failed permanently on one role and transiently on another', async () => {
-    // Prepare
-    const world = await worldWithStaleRole()
-    serveWorld(aws, world)
-    aws.iam.on(PutRolePolicyCommand, { RoleName: 'old' }).rejects(throttled())
-    aws.iam.on(PutRolePolicyCommand, { RoleName: 'web' }).rejects(accessDenied())
-    const { handler } = mockedHandler()
-    const batch = sqsBatch([scheduled()], QUEUE)
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: batch.Records[0]?.messageId }] })
-    expect(aws.sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
-  })
-
-  it('sends back every record, logging their IDs, when EC2 cannot be read', async () => {
-    // Prepare
-    serveWorld(aws, { roles: ROLES, instances: [] })
-    aws.ec2.on(DescribeInstancesCommand).rejects(new Error('Service Unavailable'))
-    const { handler, lines, metrics } = mockedHandler()
-    const batch = sqsBatch([stateChange(LUKE, 'running'), stateChange(JESSICA, 'running')], QUEUE)
-    const ids = batch.Records.map((record) => record.messageId)
-
-    // Act
-    const response = await handler(batch, CONTEXT)
-
-    // Assess
-    expect(response).toEqual({ batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })) })
-    expect(lines).toContainEqual({
-      level: 'ERROR',
-      message: 'record failed',
-      fields: { error: expect.objectContaining({ message: 'Service Unavailable' }), recordIds: ids },
-    })
-    expect(metrics.addMetric).toHaveBeenCalledWith('Failures', 'Count', 2)
   })
 })
 
