@@ -139,6 +139,30 @@ describe('the inline policies and instance profiles IAM gives, and the permissio
     expect(chars).toBe(0)
   })
 
+  it('counts an inline policy with a long name like any other: IAM counts every inline policy of the role', async () => {
+    // Prepare: names of up to 128 characters are allowed; the quota counts the documents whatever their names.
+    const longName = 'reporting-application-permissions'
+    iamMock
+      .on(ListRolePoliciesCommand, { RoleName: 'web' })
+      .resolves({ PolicyNames: ['app', longName, 'lock'] })
+    for (const [name, document] of [
+      ['app', '{"Statement":[]}'],
+      [longName, '{"Statement":[{"Sid":"reports"}]}'],
+    ]) {
+      iamMock.on(GetRolePolicyCommand, { RoleName: 'web', PolicyName: name }).resolves({
+        RoleName: 'web',
+        PolicyName: name,
+        PolicyDocument: encodeURIComponent(document as string),
+      })
+    }
+
+    // Act
+    const chars = await otherInlinePolicyChars(iam, 'web', 'lock')
+
+    // Assess
+    expect(chars).toBe('{"Statement":[]}'.length + '{"Statement":[{"Sid":"reports"}]}'.length)
+  })
+
   it("counts the role's other inline policies, never its own", async () => {
     // Prepare
     iamMock.on(ListRolePoliciesCommand, { RoleName: 'web' }).resolves({ PolicyNames: ['app', 'lock'] })

@@ -14,6 +14,7 @@ import {
   DeleteRolePolicyCommand,
   GetPolicyVersionCommand,
   GetRolePolicyCommand,
+  LimitExceededException,
   ListAttachedRolePoliciesCommand,
   ListPoliciesCommand,
   ListPolicyVersionsCommand,
@@ -23,8 +24,9 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam'
 import { ListFunctionsCommand, ListTagsCommand } from '@aws-sdk/client-lambda'
+import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { decideLock, readLock } from '../../policy/lock/index.js'
+import { decideLock, INLINE_POLICY_BUDGET, policyChars, readLock } from '../../policy/lock/index.js'
 import { type AnyEventBridgeEvent, scheduled, sqsBatch, stateChange } from '../support/events.js'
 import {
   ACCOUNT,
@@ -119,14 +121,19 @@ function statefulIam(start?: OwnIam): OwnIam {
   return { inline, parts }
 }
 
-/** Serves `world` with the role's own inline policy `app` of `chars` characters besides the controller's. */
-function withOtherInlinePolicy(chars: number) {
-  aws.iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['app', POLICY] })
-  aws.iam.on(GetRolePolicyCommand, { RoleName: ROLE, PolicyName: 'app' }).resolves({
+/**
+ * Serves `world` with the role's own inline policy `name` of `chars` characters besides the controller's, and
+ * returns its document.
+ */
+function withOtherInlinePolicy(chars: number, name = 'app'): string {
+  const document = JSON.stringify({ Statement: [{ Sid: 'x'.repeat(chars) }] })
+  aws.iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [name, POLICY] })
+  aws.iam.on(GetRolePolicyCommand, { RoleName: ROLE, PolicyName: name }).resolves({
     RoleName: ROLE,
-    PolicyName: 'app',
-    PolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [{ Sid: 'x'.repeat(chars) }] })),
+    PolicyName: name,
+    PolicyDocument: encodeURIComponent(document),
   })
+  return document
 }
 
 /**
@@ -263,6 +270,42 @@ describe("the role's budget", () => {
     expect(aws.iam.commandCalls(ListRolePoliciesCommand)).toHaveLength(1)
     expect(decisions).toEqual([expect.objectContaining({ action: 'put', form: 'precise' })])
     expect(decisions[0]?.managedPolicies).toBeGreaterThan(0)
+  })
+})
+
+describe('an inline policy of the role with a long name', () => {
+  it('counts in the budget: the lock spills into a managed part rather than overflow the role', async () => {
+    // Prepare: the role's own policy, named over 20 characters, leaves about 400 of the role's 10,240
+    // characters. IAM refuses, as it does, an inline write that takes the role's inline policies past them.
+    const iam = statefulIam()
+    const foreign = withOtherInlinePolicy(9_800, 'reporting-application-permissions')
+    const refusedWrites: string[] = []
+    aws.iam.on(PutRolePolicyCommand).callsFake(({ RoleName, PolicyDocument }) => {
+      if (policyChars(PolicyDocument) + policyChars(foreign) > INLINE_POLICY_BUDGET) {
+        refusedWrites.push(PolicyDocument)
+        throw new LimitExceededException({
+          message: 'Maximum policy size of 10240 bytes exceeded',
+          $metadata: {},
+        })
+      }
+      iam.inline.set(RoleName, PolicyDocument)
+      return {}
+    })
+
+    // Act
+    const { response, decisions } = await run([stateChange(LUKE, 'running')])
+
+    // Assess: one refusal at most (the write that learns the size), then a lock IAM holds, none of it lost.
+    expect(response).toEqual({ batchItemFailures: [] })
+    expect(aws.sqs.commandCalls(SendMessageCommand)).toHaveLength(0)
+    expect(refusedWrites.length).toBeLessThanOrEqual(1)
+    expect(policyChars(iam.inline.get(ROLE) ?? '') + policyChars(foreign)).toBeLessThanOrEqual(
+      INLINE_POLICY_BUDGET,
+    )
+    expect(iam.parts.size).toBe(1)
+    expect(decisions).toEqual([
+      expect.objectContaining({ action: 'put', form: 'precise', managedPolicies: 1 }),
+    ])
   })
 })
 
