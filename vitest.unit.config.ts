@@ -10,12 +10,15 @@ export const everyTest = {
 
 /**
  * The unit tests: the folders whose tests need no moto_server and synthesize no CDK app (AWS is mocked with
- * aws-sdk-client-mock). `npm run test:unit` runs them in under a minute, and they are what mutation testing runs
- * (`npm run mutate`, stryker.config.mjs points here): under Stryker, code run in a `beforeAll` (the moto stories
- * build their world and run every chapter there) counts as covered by no test, so every handler mutant would
- * re-run a whole story, for minutes each. The unit tests are written to kill, on their own, every mutant the moto
- * stories would. A test that needs moto_server belongs in test/integration/, one that synthesizes the app in
- * test/infra/.
+ * aws-sdk-client-mock). A test that needs moto_server belongs in test/integration/, one that synthesizes the app
+ * in test/infra/. They are what mutation testing runs (`npm run mutate`, stryker.config.mjs points here): under
+ * Stryker, code run in a `beforeAll` (the moto stories build their world and run every chapter there) counts as
+ * covered by no test, so every handler mutant would re-run a whole story, for minutes each. The unit tests are
+ * written to kill, on their own, every mutant the moto stories would.
+ *
+ * `npm run test:unit` runs them with `--isolate=false`: loading the AWS SDK again for every file is most of an
+ * isolated run (about a minute on two busy cores, against 15 seconds). Every file resets its mocks in a
+ * `beforeEach`, so the order does not matter; `npm test` runs the same files isolated, and stays the one to trust.
  */
 export const unitTests = {
   ...everyTest,

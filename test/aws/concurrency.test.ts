@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { mapLimited } from '../../handlers/aws/concurrency.js'
 
-describe('mapLimited', () => {
+describe('mapLimited: results in order, never more in flight than the limit', () => {
   it('keeps the order of the results and never exceeds the limit in flight', async () => {
     // Prepare
     let inFlight = 0

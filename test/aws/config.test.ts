@@ -4,7 +4,7 @@ import { readConfig } from '../../handlers/aws/config.js'
 import type { RoleScope } from '../../handlers/aws/role-scope.js'
 import { InvalidSettingError } from '../../policy/errors.js'
 
-describe('readConfig', () => {
+describe('readConfig: safe defaults, every setting read, and each refused with one sentence', () => {
   it('works with only AWS_REGION set, with safe defaults', () => {
     // Act
     const config = readConfig({ AWS_REGION: 'eu-west-1' })

@@ -211,7 +211,7 @@ describe('describeOptedIn and describeByIds: what EC2 says about an instance', (
   })
 })
 
-describe('instancesOfInterfaces and describeByIds', () => {
+describe('instancesOfInterfaces and describeByIds: the instance behind an interface, and instances by ID', () => {
   const reading = { ec2, lockTag: LOCK_TAG, profileRoles: new Map([[PROFILE, 'web']]) }
 
   it('gives the instance each interface is attached to, and nothing for a detached one', async () => {

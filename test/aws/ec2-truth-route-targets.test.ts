@@ -206,7 +206,7 @@ describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
   })
 })
 
-describe('withEgress: edges of the third pass', () => {
+describe('withEgress: the IPv6 local route, prefix lists, instances without interfaces and unseen targets', () => {
   it('keeps the IPv6 local route of a dual-stack VPC out of the egress', async () => {
     // Prepare
     privateSubnetRoutes(

@@ -117,7 +117,7 @@ describe('egressRoutes: which routes can carry calls to AWS public endpoints', (
   })
 })
 
-describe('egressRoutes: routes the third pass found unguarded', () => {
+describe('egressRoutes: a local or undestined route left out, a target it cannot see through kept', () => {
   it.each<[string, Route]>([
     [
       'the IPv6 local route of a dual-stack VPC (a global range)',
@@ -166,7 +166,7 @@ describe('egressRoutes: routes the third pass found unguarded', () => {
   })
 })
 
-describe('withEgress: the default route of a launching instance', () => {
+describe('withEgress: which route table a launching instance reads its default route from', () => {
   it('leads nowhere when it is a blackhole: nothing is looked up behind it', async () => {
     // Prepare: the NAT gateway was deleted; its route stays as a blackhole.
     routeTables([

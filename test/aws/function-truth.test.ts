@@ -1,8 +1,8 @@
 /**
  * What the controller reads about Lambda functions (handlers/function-truth.ts) over mocked Lambda and EC2:
  * every page of ListFunctions, the opt-in tag, functions outside a VPC, moto's placeholder VPC, subnets deleted
- * a moment ago, dual-stack subnets and the egress of their routes. Only the moto story read most of this
- * before, and Stryker does not run it.
+ * a moment ago, dual-stack subnets and the egress of their routes. The moto story
+ * (test/integration/functions.test.ts) reads the same end to end; mutation testing runs without moto.
  */
 import {
   DescribeNatGatewaysCommand,

@@ -47,7 +47,7 @@ const PART: ManagedPart = {
 
 beforeEach(() => iamMock.reset())
 
-describe('listManagedParts', () => {
+describe('listManagedParts: only its own policies, by role, parts in order', () => {
   it('keeps only the policies under its own path named <role>-<part>, by role, parts in order', async () => {
     // Prepare
     iamMock.on(ListPoliciesCommand).resolves({
@@ -101,7 +101,7 @@ describe('listManagedParts', () => {
   })
 })
 
-describe('readManagedPart', () => {
+describe('readManagedPart: the default version, URL-decoded', () => {
   it('reads the default version, URL-decoded', async () => {
     // Prepare
     iamMock
@@ -135,7 +135,7 @@ describe('readManagedPart', () => {
   })
 })
 
-describe('foreignManagedPolicyCount', () => {
+describe('foreignManagedPolicyCount: the attached policies that are not its own', () => {
   it('counts the attached policies that are not under its own path of this region', async () => {
     // Prepare
     iamMock.on(ListAttachedRolePoliciesCommand).resolves({
@@ -158,7 +158,7 @@ describe('foreignManagedPolicyCount', () => {
   })
 })
 
-describe('writeManagedPart', () => {
+describe('writeManagedPart: a new part, or a new version within the five-version limit', () => {
   it('creates a new part under its own path and attaches it', async () => {
     // Prepare
     iamMock.on(CreatePolicyCommand).resolves({ Policy: { Arn: ARN('app-server-2') } })
@@ -261,7 +261,7 @@ describe('writeManagedPart', () => {
   })
 })
 
-describe('removeManagedPart', () => {
+describe('removeManagedPart: detach, delete the versions, then the policy, even when partly gone', () => {
   it('detaches, deletes the old versions, then the policy', async () => {
     // Prepare
     iamMock.on(ListPolicyVersionsCommand).resolves({

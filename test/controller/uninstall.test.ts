@@ -46,7 +46,7 @@ function profile(name: string, roleName: string) {
   }
 }
 
-describe('uninstall custom resource', () => {
+describe('uninstall custom resource: removes every policy the controller wrote, and no other', () => {
   beforeEach(() => {
     iamMock.reset()
     lambdaMock.reset()
