@@ -15,25 +15,15 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
 import type { KnownEgress } from '../../policy/environment.js'
+import { launching, NAT_ADDRESS, natDefault, serveRouteTables } from '../support/route-tables.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })
 const NO_KNOWN_EGRESS: KnownEgress = new Map()
-const NAT_ADDRESS = '198.51.100.7'
 const TGW = 'tgw-0123456789abcdef0'
 const PCX = 'pcx-0123456789abcdef0'
 const LGW = 'lgw-0123456789abcdef0'
 const NAT_ENI = 'eni-0123456789abcdef0'
-
-const launching: ObservedInstance = {
-  instanceId: 'i-0a1b2c3d4e5f60001',
-  state: 'pending',
-  roleName: 'web',
-  optedIn: true,
-  publicIps: [],
-  privateIps: ['10.0.2.10'],
-  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
-}
 
 const privateInstance: ObservedInstance = {
   instanceId: 'i-0a1b2c3d4e5f60001',
@@ -52,14 +42,7 @@ const dualStackInstance: ObservedInstance = {
   interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: true }],
 }
 
-function routeTables(tables: RouteTable[]): void {
-  ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
-  ec2Mock.on(DescribeNatGatewaysCommand).resolves({
-    NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: NAT_ADDRESS }] }],
-  })
-}
-
-const natDefault = { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' } as const
+const routeTables = (tables: RouteTable[]) => serveRouteTables(ec2Mock, tables)
 
 /** The private subnet's table: its local routes, then `routes`; NAT gateway nat-1 has a public address. */
 function privateSubnetRoutes(...routes: Route[]): void {

@@ -3,50 +3,22 @@
  * table a subnet reads them from: its own, else its VPC's main table; a blackhole or a table without routes
  * leads nowhere.
  */
-import {
-  DescribeNatGatewaysCommand,
-  DescribeRouteTablesCommand,
-  EC2Client,
-  type Route,
-  type RouteTable,
-} from '@aws-sdk/client-ec2'
+import { DescribeNatGatewaysCommand, EC2Client, type Route, type RouteTable } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  type EgressRoute,
-  egressRoutes,
-  type ObservedInstance,
-  withEgress,
-} from '../../handlers/aws/ec2-truth.js'
+import { type EgressRoute, egressRoutes, withEgress } from '../../handlers/aws/ec2-truth.js'
 import type { KnownEgress } from '../../policy/environment.js'
+import { launching, NAT_ADDRESS, natDefault, serveRouteTables } from '../support/route-tables.js'
 
 const ec2Mock = mockClient(EC2Client)
 const ec2 = new EC2Client({ region: 'us-east-1' })
 const NO_KNOWN_EGRESS: KnownEgress = new Map()
-const NAT_ADDRESS = '198.51.100.7'
 const TGW = 'tgw-0123456789abcdef0'
 const PCX = 'pcx-0123456789abcdef0'
 const VGW = 'vgw-0123456789abcdef0'
 const LGW = 'lgw-0123456789abcdef0'
 
-const launching: ObservedInstance = {
-  instanceId: 'i-0a1b2c3d4e5f60001',
-  state: 'pending',
-  roleName: 'web',
-  optedIn: true,
-  publicIps: [],
-  privateIps: ['10.0.2.10'],
-  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
-}
-
-function routeTables(tables: RouteTable[]): void {
-  ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
-  ec2Mock.on(DescribeNatGatewaysCommand).resolves({
-    NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: NAT_ADDRESS }] }],
-  })
-}
-
-const natDefault = { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-1', State: 'active' } as const
+const routeTables = (tables: RouteTable[]) => serveRouteTables(ec2Mock, tables)
 
 beforeEach(() => ec2Mock.reset())
 
