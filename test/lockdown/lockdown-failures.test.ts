@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { LockdownError } from '../../handlers/lockdown/errors.js'
 import { LAMBDA_MAX_TIMEOUT_MS } from '../../handlers/lockdown/lockdown.js'
 import { ENVIRONMENT_IP } from '../support/lambda-session.js'
+import { MINUTE } from '../support/lock-scene.js'
 import {
   context,
   credentialsIn,
@@ -15,7 +16,6 @@ import {
   T0,
   unreachable,
 } from '../support/lockdown-harness.js'
-import { MINUTE } from '../support/lock-scene.js'
 
 beforeEach(restartKeyNumbering)
 

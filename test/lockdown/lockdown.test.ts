@@ -8,6 +8,7 @@ import {
   sessionFromIp,
   sessionThroughEndpoint,
 } from '../support/lambda-session.js'
+import { APP_VPC, ATTACKER_V4, FOREIGN_VPC, HOUR, MINUTE } from '../support/lock-scene.js'
 import {
   ASSUME_OWN_ROLE,
   context,
@@ -21,7 +22,6 @@ import {
   SHORT_INVOCATION_MS,
   T0,
 } from '../support/lockdown-harness.js'
-import { APP_VPC, ATTACKER_V4, FOREIGN_VPC, HOUR, MINUTE } from '../support/lock-scene.js'
 import { ALLOW_ALL, GET_OBJECT, verdict } from '../support/simulate.js'
 
 beforeEach(restartKeyNumbering)
