@@ -1,3 +1,7 @@
+/**
+ * The pre-flight plan against an account simulated on moto_server: the report it gives for opted-in and for
+ * every instance, that it writes nothing, and the plan command run as a process, with its exit codes.
+ */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import {

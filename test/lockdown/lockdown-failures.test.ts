@@ -1,3 +1,8 @@
+/**
+ * The in-function lockdown (handlers/lockdown/lockdown.ts) when locking fails: failing open (the default) runs the
+ * handler on the original credentials and retries later, failing closed stops the invocation; read from the
+ * environment the handler sees, its logs and its failure count.
+ */
 import { beforeEach, describe, expect, it } from 'vitest'
 import { LockdownError } from '../../handlers/lockdown/errors.js'
 import { LAMBDA_MAX_TIMEOUT_MS } from '../../handlers/lockdown/lockdown.js'

@@ -1,3 +1,9 @@
+/**
+ * The in-function lockdown (handlers/lockdown/lockdown.ts) locking and renewing, over a fake STS, an injected
+ * clock and an injected address look-up (test/support/lockdown-harness.ts): what the session policy allows,
+ * proven with iam-simulate verdicts, and when it locks and renews, read from the environment the handler sees,
+ * the calls it makes and its logs. test/integration/lockdown.test.ts tells the same story against moto.
+ */
 import middy from '@middy/core'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { LAMBDA_MAX_TIMEOUT_MS } from '../../handlers/lockdown/lockdown.js'

@@ -1,3 +1,9 @@
+/**
+ * The plan's reads (handlers/plan/preflight.ts) over mocked AWS clients (test/support/plan-account.ts): the
+ * caller's account from STS, the controller's own dry run on a scheduled resync, the instance, EKS and IAM facts
+ * the plan puts beside its decisions, and that it only reads. test/integration/plan-cli.test.ts covers the same
+ * ground against moto.
+ */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2'
 import {
   DescribeClusterCommand,

@@ -4,7 +4,7 @@
  * asserting what IAM (as modelled by @cloud-copilot/iam-simulate) answers once the role carries the decision
  * beside an allow-all and a foreign inline policy.
  */
-import { expect } from 'vitest'
+
 import {
   type CurrentLock,
   decideLock,
@@ -13,20 +13,13 @@ import {
   type LockBudget,
   type LockDecision,
   type LockSettings,
-  lockPolicyName,
   policyChars,
-  readLock,
 } from '../../policy/lock/index.js'
+import { expectVerdictsOn, rolePolicies as rolePoliciesWith, type VerdictRow } from './lock-documents.js'
 import { ACCOUNT, APP_VPC, NO_LOCK, REGION, SETTINGS, T0 } from './lock-scene.js'
-import {
-  ALLOW_ALL,
-  type ApiCall,
-  type InstanceCredentials,
-  type RolePolicy,
-  type SimulatedRequest,
-  type Verdict,
-  verdict,
-} from './simulate.js'
+import type { ApiCall, InstanceCredentials, RolePolicy } from './simulate.js'
+
+export { carried, type VerdictRow } from './lock-documents.js'
 
 export const ROLE = 'app-server'
 export const issued = (time: Date) => ({ 'aws:TokenIssueTime': time.toISOString() })
@@ -199,39 +192,17 @@ export function put(decision: LockDecision): PutDecision {
   return decision
 }
 
-/** What the role carries after the controller applied the decision. */
+/** What the role carries after the controller applied the decision: its foreign policy too. */
 export function rolePolicies(decision: LockDecision): RolePolicy[] {
-  const own = decision.action === 'put' ? decision.documents : []
-  return [
-    ALLOW_ALL,
-    FOREIGN_POLICY,
-    ...own.map((document, index) => ({
-      name: index === 0 ? lockPolicyName(REGION) : `part-${index}`,
-      document,
-    })),
-  ]
+  return rolePoliciesWith(decision, FOREIGN_POLICY)
 }
 
 export function outcomesOf(decision: LockDecision, instanceId: string): InstanceOutcome[] {
   return decision.instances.filter((outcome) => outcome.instanceId === instanceId)
 }
 
-/** The lock a role carries after `decision`, as the next decision reads it back. */
-export function carried(decision: LockDecision): CurrentLock {
-  return readLock(decision.action === 'put' ? decision.documents : [])
-}
-
-export interface VerdictRow {
-  readonly story: string
-  readonly request: SimulatedRequest
-  readonly expected: Verdict
-}
-
 export async function expectVerdicts(decision: LockDecision, rows: readonly VerdictRow[]): Promise<void> {
-  const policies = rolePolicies(decision)
-  const got = []
-  for (const row of rows) got.push({ story: row.story, verdict: await verdict(policies, row.request) })
-  expect(got).toEqual(rows.map((row) => ({ story: row.story, verdict: row.expected })))
+  await expectVerdictsOn(rolePolicies(decision), rows)
 }
 
 export const web = credentials(WEB)

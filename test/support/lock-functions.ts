@@ -3,27 +3,19 @@
  * NAT, an untagged one whose name extends it, one outside any VPC, and an instance beside them; deciding for
  * them, and asserting IAM verdicts for an execution-role credential (lambda:SourceFunctionArn, no EC2 key).
  */
-import { expect } from 'vitest'
+
 import {
   type CurrentLock,
   decideLock,
   type FunctionFacts,
   type InstanceFacts,
   type LockDecision,
-  lockPolicyName,
-  readLock,
 } from '../../policy/lock/index.js'
+import { expectVerdictsOn, rolePolicies, type VerdictRow } from './lock-documents.js'
 import { ACCOUNT, APP_VPC, NO_LOCK, REGION, SETTINGS, T0 } from './lock-scene.js'
-import {
-  ALLOW_ALL,
-  type ApiCall,
-  type FunctionCredentials,
-  type InstanceCredentials,
-  type RolePolicy,
-  type SimulatedRequest,
-  type Verdict,
-  verdict,
-} from './simulate.js'
+import type { ApiCall, FunctionCredentials, InstanceCredentials } from './simulate.js'
+
+export { carried, documentsOf, type VerdictRow } from './lock-documents.js'
 
 export const ROLE = 'defenders'
 export const OTHER_ROLE = 'defenders-next'
@@ -128,24 +120,6 @@ export function decide(situation: Situation): LockDecision {
   )
 }
 
-export function documentsOf(decision: LockDecision): readonly string[] {
-  return decision.action === 'put' ? decision.documents : []
-}
-
-export function rolePolicies(decision: LockDecision): RolePolicy[] {
-  return [
-    ALLOW_ALL,
-    ...documentsOf(decision).map((document, index) => ({
-      name: index === 0 ? lockPolicyName(REGION) : `part-${index}`,
-      document,
-    })),
-  ]
-}
-
-export function carried(decision: LockDecision): CurrentLock {
-  return readLock(documentsOf(decision))
-}
-
 export function credentialsOf(fn: FunctionFacts, issuedAt?: Date): FunctionCredentials {
   return {
     accountId: ACCOUNT,
@@ -167,15 +141,6 @@ export function instanceCredentials(instance: InstanceFacts): InstanceCredential
   }
 }
 
-export interface VerdictRow {
-  readonly story: string
-  readonly request: SimulatedRequest
-  readonly expected: Verdict
-}
-
 export async function expectVerdicts(decision: LockDecision, rows: readonly VerdictRow[]): Promise<void> {
-  const policies = rolePolicies(decision)
-  const got = []
-  for (const row of rows) got.push({ story: row.story, verdict: await verdict(policies, row.request) })
-  expect(got).toEqual(rows.map((row) => ({ story: row.story, verdict: row.expected })))
+  await expectVerdictsOn(rolePolicies(decision), rows)
 }

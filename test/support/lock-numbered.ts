@@ -16,7 +16,7 @@ import {
 import { ACCOUNT, APP_VPC, INLINE_ONLY, NO_LOCK, REGION, SETTINGS, T0 } from './lock-scene.js'
 import type { FunctionCredentials, InstanceCredentials } from './simulate.js'
 
-export { rolePolicies } from './lock-single.js'
+export { rolePolicies } from './lock-documents.js'
 
 export const ROLE = 'app-server'
 export const SECOND_VPC = 'vpc-0b1b2b3b4b5b6b7b8'

@@ -1,13 +1,19 @@
+/**
+ * One opted-in instance with a public address of its own, for the lock-engine tests in test/policy/lock/ that
+ * need nothing more: its facts with a change, deciding for it, its credential, and the role's policies once a
+ * decision is applied.
+ */
 import {
   type CurrentLock,
   decideLock,
   type InstanceFacts,
   type LockBudget,
   type LockDecision,
-  lockPolicyName,
 } from '../../policy/lock/index.js'
 import { ACCOUNT, APP_VPC, INLINE_ONLY, NO_LOCK, REGION, SETTINGS, T0 } from './lock-scene.js'
-import { ALLOW_ALL, type InstanceCredentials, type RolePolicy, type SimulatedRequest } from './simulate.js'
+import type { InstanceCredentials, SimulatedRequest } from './simulate.js'
+
+export { rolePolicies } from './lock-documents.js'
 
 export const ROLE = 'app-server'
 export const OWN_IP = '198.51.100.10'
@@ -42,18 +48,6 @@ export const credentials: InstanceCredentials = {
   instanceId: INSTANCE,
   vpcId: APP_VPC,
   privateIpv4: PRIVATE_IP,
-}
-
-/** The role's policies once the decision is applied. */
-export function rolePolicies(decision: LockDecision): RolePolicy[] {
-  const own = decision.action === 'put' ? decision.documents : []
-  return [
-    ALLOW_ALL,
-    ...own.map((document, index) => ({
-      name: index === 0 ? lockPolicyName(REGION) : `part-${index}`,
-      document,
-    })),
-  ]
 }
 
 /** The same request without aws:ViaAWSService: some calls carry no such key at all. */
