@@ -1,27 +1,21 @@
 /**
- * The plan command (handlers/plan-command.ts) without a process: its options, and what it prints where, with
- * which exit code, over a plan given as a function. handlers/plan.ts only builds that function from the
- * environment; plan.test.ts runs the real command against moto, which Stryker does not run.
+ * The plan command (handlers/plan/plan-command.ts) without a process: its options, and what it prints where,
+ * with which exit code, over a plan given as a function. handlers/plan/plan.ts only builds that function from
+ * the environment; test/integration/plan-cli.test.ts runs the real command against moto.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { readConfig } from '../handlers/aws/config.js'
-import { PLAN_USAGE, readPlanArguments, runPlanCommand, UsageError } from '../handlers/plan/plan-command.js'
-import { buildPlanReport, type PlanReport } from '../handlers/plan/plan-report.js'
-
-const ACCOUNT = '123456789012'
+import { readConfig } from '../../handlers/aws/config.js'
+import {
+  PLAN_USAGE,
+  readPlanArguments,
+  runPlanCommand,
+  UsageError,
+} from '../../handlers/plan/plan-command.js'
+import { buildPlanReport, type PlanReport } from '../../handlers/plan/plan-report.js'
+import { ACCOUNT, facts } from '../support/plan-facts.js'
 
 function report(everyInstanceOptedIn: boolean): PlanReport {
-  return buildPlanReport({
-    accountId: ACCOUNT,
-    region: 'eu-west-1',
-    lockTag: { key: 'credential-lock', value: 'enabled' },
-    everyInstanceOptedIn,
-    decisions: [],
-    failures: [],
-    instances: [],
-    clusters: [],
-    otherInlineChars: new Map(),
-  })
+  return buildPlanReport(facts({ everyInstanceOptedIn }))
 }
 
 /** The command over a plan that answers `plan`, with what it printed on each stream. */

@@ -4,17 +4,17 @@
  * role's own policies and the session policy passed to AssumeRole.
  */
 import { describe, expect, it } from 'vitest'
-import { InvalidFactsError, SessionPolicyTooLargeError } from '../policy/errors.js'
-import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
 import {
   ENVIRONMENT_IP,
+  lockedTo,
   ORDERS_ROLE_ARN,
   ORDERS_SESSION,
   sessionFromIp,
   sessionThroughEndpoint,
   sessionViaAwsService,
-} from './support/lambda-session.js'
-import { ALLOW_ALL, type ApiCall, GET_OBJECT, type RolePolicy, verdict } from './support/simulate.js'
+} from '../support/lambda-session.js'
+import { ALLOWED, APP_VPC, DENIED } from '../support/lock-scene.js'
+import { ALLOW_ALL, type ApiCall, GET_OBJECT, type RolePolicy, verdict } from '../support/simulate.js'
 
 const THIEF_IP = '203.0.113.66'
 const SERVICE_IP = '192.0.2.50'
@@ -33,10 +33,6 @@ const RDS_IAM_CONNECT: ApiCall = {
 const PUT_LOG_EVENTS: ApiCall = {
   action: 'logs:PutLogEvents',
   resource: 'arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/orders:log-stream:2025/06/02/x',
-}
-
-function lockedTo(sourceVpcs: SourceVpcs, address = ENVIRONMENT_IP): string {
-  return sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address, sourceVpcs })
 }
 
 describe('the locked session', () => {
@@ -226,56 +222,78 @@ describe('VPC endpoints and in-VPC services', () => {
   })
 })
 
-describe('what STS can take', () => {
-  it(`stays under STS's ${SESSION_POLICY_LIMIT} characters with a few VPCs and a long role path`, () => {
+describe('in-VPC services seen from private addresses', () => {
+  it.each(['10.1.2.3', '172.16.0.9', '172.31.255.254', '192.168.7.7', '100.64.0.1', '100.127.255.254'])(
+    'let a VPC function reach them from %s',
+    async (privateIp) => {
+      // Prepare
+      const sessionPolicy = lockedTo([APP_VPC])
+
+      // Act
+      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, privateIp, RDS_IAM_CONNECT), {
+        sessionPolicy,
+      })
+
+      // Assess
+      expect(result).toBe(ALLOWED)
+    },
+  )
+
+  it.each(['172.32.0.1', '192.169.0.1', '100.128.0.1'])(
+    'stay shut from the public address %s next to those ranges',
+    async (publicIp) => {
+      // Prepare
+      const sessionPolicy = lockedTo('any')
+
+      // Act
+      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, publicIp, RDS_IAM_CONNECT), {
+        sessionPolicy,
+      })
+
+      // Assess
+      expect(result).toBe(DENIED)
+    },
+  )
+})
+
+describe('VPC endpoints', () => {
+  it('are all refused to a function outside any VPC, its own address still working', async () => {
     // Prepare
-    const roleArn = `arn:aws:iam::123456789012:role/${'platform/'.repeat(20)}orders-fn`
-    const vpcs = ['vpc-0a1a2a3a4a5a6a7a8', 'vpc-0b1b2b3b4b5b6b7b8', 'vpc-0c1c2c3c4c5c6c7c8']
+    const sessionPolicy = lockedTo([])
 
     // Act
-    const document = sessionLockPolicy({ roleArn, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
+    const results = [
+      await verdict(
+        [ALLOW_ALL],
+        sessionThroughEndpoint(ORDERS_SESSION, { vpc: APP_VPC, privateIp: '10.0.1.23' }, GET_OBJECT),
+        {
+          sessionPolicy,
+        },
+      ),
+      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
+        sessionPolicy,
+      }),
+    ]
 
     // Assess
-    expect(document.length).toBeLessThanOrEqual(SESSION_POLICY_LIMIT)
-    expect(document).not.toMatch(/\s/)
+    expect(results).toEqual([DENIED, ALLOWED])
   })
 
-  it('refuses to build a policy STS would refuse, naming the role and the sizes', () => {
+  it('are let through from each VPC listed, however the list repeats or orders them', async () => {
     // Prepare
-    const vpcs = Array.from({ length: 80 }, (_, index) => `vpc-${index.toString(16).padStart(17, '0')}`)
+    const otherVpc = 'vpc-0b1b2b3b'
+    const sessionPolicy = lockedTo([otherVpc, APP_VPC, otherVpc])
+    const endpointIn = (vpc: string) =>
+      sessionThroughEndpoint(ORDERS_SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
 
     // Act
-    const build = () =>
-      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
+    const results = [
+      await verdict([ALLOW_ALL], endpointIn(APP_VPC), { sessionPolicy }),
+      await verdict([ALLOW_ALL], endpointIn(otherVpc), { sessionPolicy }),
+      await verdict([ALLOW_ALL], endpointIn('vpc-0c1c2c3c'), { sessionPolicy }),
+    ]
 
     // Assess
-    expect(build).toThrow(SessionPolicyTooLargeError)
-    expect(build).toThrow(
-      /role arn:aws:iam::123456789012:role\/orders-fn needs \d+ characters, over STS's 2048/,
-    )
-  })
-
-  it.each([
-    ['not an address', 'checkip is down'],
-    ['a private address', '10.0.1.23'],
-    ['loopback', '127.0.0.1'],
-    ['a unique-local IPv6', 'fd00::1'],
-  ])('refuses a look-up answer that is %s', (_, address) => {
-    // Act
-    const build = () => sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address, sourceVpcs: [] })
-
-    // Assess
-    expect(build).toThrow(InvalidFactsError)
-  })
-
-  it('refuses a role ARN or VPC ID of the wrong shape', () => {
-    // Act
-    const badRole = () => sessionLockPolicy({ roleArn: 'orders-fn', address: ENVIRONMENT_IP, sourceVpcs: [] })
-    const badVpc = () =>
-      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: ['vpc1'] })
-
-    // Assess
-    expect(badRole).toThrow(/"orders-fn" is not an IAM role ARN/)
-    expect(badVpc).toThrow(/"vpc1" is not a VPC ID/)
+    expect(results).toEqual([ALLOWED, ALLOWED, DENIED])
   })
 })

@@ -1,15 +1,22 @@
+/**
+ * The network settings (policy/environment.ts): KNOWN_EGRESS read into public CIDRs per route target,
+ * TRUSTED_VPC_ENDPOINTS into endpoint IDs, each malformed value refused in one sentence that keeps its cause, and
+ * which routes may carry traffic to AWS public endpoints.
+ */
 import { describe, expect, it } from 'vitest'
 import {
   declaredEgress,
   mayCarryAwsPublicTraffic,
   parseKnownEgress,
   parseTrustedVpcEndpoints,
-} from '../policy/environment.js'
+} from '../../policy/environment.js'
+import { InvalidFactsError } from '../../policy/errors.js'
 
 const TGW = 'tgw-0123456789abcdef0'
+const ENDPOINT = 'vpce-0123456789abcdef0'
 const EXPECTED_EGRESS = 'give the public CIDRs its traffic leaves by, such as "203.0.113.0/28".'
 
-describe('parseKnownEgress', () => {
+describe('KNOWN_EGRESS read into public CIDRs per route target', () => {
   it.each([
     ['JSON text', `{"${TGW}": ["203.0.113.0/28", "2001:db8:ff::/48"], "*": ["198.51.100.7"]}`],
     ['an object', { [TGW]: ['203.0.113.0/28', '2001:db8:ff::/48'], '*': ['198.51.100.7'] }],
@@ -130,9 +137,88 @@ describe('parseKnownEgress', () => {
     // Assess
     expect({ listed, other }).toEqual({ listed: ['203.0.113.0/28'], other: ['198.51.100.0/28'] })
   })
+
+  it.each([
+    ['5', '5'],
+    ['true', 'true'],
+    ['null', 'null'],
+    [42, '42'],
+  ])('refuses %j, which is not an object', (value, shown) => {
+    // Act
+    const parse = () => parseKnownEgress('KNOWN_EGRESS', value)
+
+    // Assess
+    expect(parse).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidSettingError',
+        message:
+          `KNOWN_EGRESS ${shown} is not an object: give one such as ` +
+          '{"tgw-0123456789abcdef0": ["203.0.113.0/28"]}.',
+      }),
+    )
+  })
+
+  it.each(['my-tgw-0123456789abcdef0', 'tgw-0123456789abcdef0-old', 'tgw-0123456789'])(
+    'refuses the key %s, which only contains a route target ID',
+    (targetId) => {
+      // Act
+      const parse = () => parseKnownEgress('knownEgress', { [targetId]: ['203.0.113.0/28'] })
+
+      // Assess
+      expect(parse).toThrowError(
+        expect.objectContaining({
+          name: 'InvalidSettingError',
+          message: expect.stringMatching(`^knownEgress key "${targetId}" is not a route target: `),
+        }),
+      )
+    },
+  )
+
+  it.each([
+    ['a number', ['203.0.113.0/28', 7], '["203.0.113.0/28",7]'],
+    ['a nested list', [['203.0.113.0/28']], '[["203.0.113.0/28"]]'],
+  ])('refuses a list with %s among the CIDRs', (_, cidrs, shown) => {
+    // Act
+    const parse = () => parseKnownEgress('knownEgress', { [TGW]: cidrs })
+
+    // Assess
+    expect(parse).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidSettingError',
+        message:
+          `knownEgress "${TGW}" is ${shown}: give a non-empty list of the public CIDRs its traffic leaves by, ` +
+          'such as ["203.0.113.0/28"].',
+      }),
+    )
+  })
+
+  it('keeps the JSON parser’s complaint as the cause of a text that is not JSON', () => {
+    // Act
+    const parse = () => parseKnownEgress('KNOWN_EGRESS', `{"${TGW}": `)
+
+    // Assess
+    expect(parse).toThrowError(
+      expect.objectContaining({ name: 'InvalidSettingError', cause: expect.any(SyntaxError) }),
+    )
+  })
+
+  it('keeps the address check’s complaint, naming the egress, as the cause of a bad CIDR', () => {
+    // Act
+    const parse = () => parseKnownEgress('KNOWN_EGRESS', { [TGW]: ['203.0.113.0/33'] })
+
+    // Assess
+    expect(parse).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidSettingError',
+        cause: new InvalidFactsError(
+          'Egress "203.0.113.0/33" has an invalid prefix length: fix the facts passed in.',
+        ),
+      }),
+    )
+  })
 })
 
-describe('parseTrustedVpcEndpoints', () => {
+describe('TRUSTED_VPC_ENDPOINTS read into sorted endpoint IDs', () => {
   it.each([
     ['comma-separated text', ' vpce-0fedcba9876543210, vpce-0123456789abcdef0,,vpce-0123456789abcdef0 '],
     ['a list', ['vpce-0fedcba9876543210', 'vpce-0123456789abcdef0']],
@@ -180,9 +266,37 @@ describe('parseTrustedVpcEndpoints', () => {
     // Assess
     expect(parse).toThrowError(expect.objectContaining({ name: 'InvalidSettingError', message }))
   })
+
+  it('accepts an endpoint ID of the older 8-digit form', () => {
+    // Act
+    const ids = parseTrustedVpcEndpoints('trustedVpcEndpoints', `${ENDPOINT},vpce-01234567`)
+
+    // Assess
+    expect(ids).toEqual(['vpce-01234567', ENDPOINT])
+  })
+
+  it.each([
+    ['an empty entry in a list', [ENDPOINT, ''], '""'],
+    ['an ID nested in a list', [[ENDPOINT]], `["${ENDPOINT}"]`],
+    ['an ID with one digit', 'vpce-0', '"vpce-0"'],
+    ['an ID with non-hex digits', 'vpce-0123456g', '"vpce-0123456g"'],
+  ])('refuses %s', (_, value, shown) => {
+    // Act
+    const parse = () => parseTrustedVpcEndpoints('TRUSTED_VPC_ENDPOINTS', value)
+
+    // Assess
+    expect(parse).toThrowError(
+      expect.objectContaining({
+        name: 'InvalidSettingError',
+        message:
+          `TRUSTED_VPC_ENDPOINTS entry ${shown} is not a VPC endpoint ID: give interface endpoint IDs such as ` +
+          '"vpce-0123456789abcdef0".',
+      }),
+    )
+  })
 })
 
-describe('mayCarryAwsPublicTraffic', () => {
+describe('which destinations may carry traffic to AWS public endpoints', () => {
   it.each([
     ['0.0.0.0/0', true],
     ['::/0', true],

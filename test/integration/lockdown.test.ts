@@ -5,8 +5,7 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import middy from '@middy/core'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { ConfigError } from '../handlers/aws/errors.js'
-import { LockdownError } from '../handlers/lockdown/errors.js'
+import { LockdownError } from '../../handlers/lockdown/errors.js'
 import {
   type AwsCredentials,
   addressLookup,
@@ -14,12 +13,11 @@ import {
   LAMBDA_MAX_TIMEOUT_MS,
   Lockdown,
   type StsCalls,
-} from '../handlers/lockdown/lockdown.js'
-import { readLockdownConfig } from '../handlers/lockdown/lockdown-config.js'
-import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
-import { ENVIRONMENT_IP, sessionFromIp } from './support/lambda-session.js'
-import { useMotoAccount } from './support/moto.js'
-import { ALLOW_ALL, GET_OBJECT, verdict } from './support/simulate.js'
+} from '../../handlers/lockdown/lockdown.js'
+import { type AddressStandIn, startAddressStandIn } from '../support/address-stand-in.js'
+import { ENVIRONMENT_IP, sessionFromIp } from '../support/lambda-session.js'
+import { useMotoAccount } from '../support/moto.js'
+import { ALLOW_ALL, GET_OBJECT, verdict } from '../support/simulate.js'
 
 const THIEF_IP = '203.0.113.66'
 const FUNCTION_NAME = 'orders'
@@ -321,76 +319,5 @@ describe('failing closed', () => {
     await expect(second).rejects.toThrow(LockdownError)
     expect(h.failures).toEqual(['closed', 'closed'])
     expect(credentialsIn(h.environment)).toEqual(ORIGINAL)
-  })
-})
-
-describe('settings from the environment', () => {
-  const LAMBDA_ENV = {
-    AWS_ACCESS_KEY_ID: 'ASIAORIGINAL',
-    AWS_SECRET_ACCESS_KEY: 'secret',
-    AWS_SESSION_TOKEN: 'token',
-    AWS_REGION: 'eu-west-1',
-    AWS_LAMBDA_FUNCTION_NAME: FUNCTION_NAME,
-  }
-
-  it('fails open, allows any VPC endpoint and asks checkip.amazonaws.com unless told otherwise', () => {
-    // Act
-    const config = readLockdownConfig(LAMBDA_ENV)
-
-    // Assess
-    expect(config).toMatchObject({
-      failureMode: 'open',
-      sourceVpcs: 'any',
-      addressUrl: 'https://checkip.amazonaws.com',
-      roleArn: undefined,
-      functionName: FUNCTION_NAME,
-      originalCredentials: { accessKeyId: 'ASIAORIGINAL', secretAccessKey: 'secret', sessionToken: 'token' },
-    })
-  })
-
-  it('reads the failure mode, the source VPCs and the role ARN the CDK helper sets', () => {
-    // Act
-    const config = readLockdownConfig({
-      ...LAMBDA_ENV,
-      CREDENTIAL_LOCK_FAILURE_MODE: 'closed',
-      CREDENTIAL_LOCK_SOURCE_VPCS: 'vpc-0a1a2a3a4a5a6a7a8, vpc-0b1b2b3b4b5b6b7b8',
-      CREDENTIAL_LOCK_ROLE_ARN: 'arn:aws:iam::123456789012:role/service/orders-fn',
-    })
-    const outsideVpc = readLockdownConfig({ ...LAMBDA_ENV, CREDENTIAL_LOCK_SOURCE_VPCS: 'none' })
-
-    // Assess
-    expect(config).toMatchObject({
-      failureMode: 'closed',
-      sourceVpcs: ['vpc-0a1a2a3a4a5a6a7a8', 'vpc-0b1b2b3b4b5b6b7b8'],
-      roleArn: 'arn:aws:iam::123456789012:role/service/orders-fn',
-    })
-    expect(outsideVpc.sourceVpcs).toEqual([])
-  })
-
-  it.each([
-    [
-      { CREDENTIAL_LOCK_FAILURE_MODE: 'maybe' },
-      /CREDENTIAL_LOCK_FAILURE_MODE is "maybe": set it to open or closed/,
-    ],
-    [{ CREDENTIAL_LOCK_ADDRESS_URL: 'http://checkip.amazonaws.com' }, /give an https:\/\/ URL/],
-    [{ AWS_ACCESS_KEY_ID: undefined }, /only where Lambda provides the execution role's credentials/],
-  ])('names the setting to fix: %o', (override, message) => {
-    // Act
-    const read = () => readLockdownConfig({ ...LAMBDA_ENV, ...override })
-
-    // Assess
-    expect(read).toThrow(ConfigError)
-    expect(read).toThrow(message)
-  })
-
-  it('accepts plain HTTP only on the loopback interface', () => {
-    // Act
-    const config = readLockdownConfig({
-      ...LAMBDA_ENV,
-      CREDENTIAL_LOCK_ADDRESS_URL: 'http://127.0.0.1:8080/',
-    })
-
-    // Assess
-    expect(config.addressUrl).toBe('http://127.0.0.1:8080/')
   })
 })

@@ -1,11 +1,11 @@
 /**
- * The lockdown's settings as a function's environment gives them (handlers/lockdown-config.ts): what Lambda sets,
+ * The lockdown's settings as a function's environment gives them (handlers/lockdown/lockdown-config.ts): what Lambda sets,
  * every CREDENTIAL_LOCK_* variable infra/self-assume.ts sets, their defaults, and the one sentence each mistake
  * gets.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../handlers/aws/errors.js'
-import { DEFAULT_ADDRESS_URL, readLockdownConfig } from '../handlers/lockdown/lockdown-config.js'
+import { ConfigError } from '../../handlers/aws/errors.js'
+import { DEFAULT_ADDRESS_URL, readLockdownConfig } from '../../handlers/lockdown/lockdown-config.js'
 
 /** What Lambda puts in every function's environment. */
 const LAMBDA_ENV = {
@@ -100,7 +100,7 @@ describe('what Lambda sets', () => {
   })
 })
 
-describe('CREDENTIAL_LOCK_ROLE_ARN', () => {
+describe('the role to assume (CREDENTIAL_LOCK_ROLE_ARN), as given or else the session’s own', () => {
   it.each([
     ['arn:aws:iam::123456789012:role/service/orders-fn', 'arn:aws:iam::123456789012:role/service/orders-fn'],
     ['', undefined],
@@ -113,7 +113,7 @@ describe('CREDENTIAL_LOCK_ROLE_ARN', () => {
   })
 })
 
-describe('CREDENTIAL_LOCK_FAILURE_MODE', () => {
+describe('the failure mode (CREDENTIAL_LOCK_FAILURE_MODE), open unless told closed', () => {
   it.each([
     ['open', 'open'],
     ['closed', 'closed'],
@@ -139,7 +139,7 @@ describe('CREDENTIAL_LOCK_FAILURE_MODE', () => {
   })
 })
 
-describe('CREDENTIAL_LOCK_SOURCE_VPCS', () => {
+describe('the source VPCs (CREDENTIAL_LOCK_SOURCE_VPCS): any by default, none, or a list', () => {
   it.each([
     ['', 'any'],
     ['  ', 'any'],
@@ -156,7 +156,7 @@ describe('CREDENTIAL_LOCK_SOURCE_VPCS', () => {
   })
 })
 
-describe('CREDENTIAL_LOCK_ADDRESS_URL', () => {
+describe('the address look-up URL (CREDENTIAL_LOCK_ADDRESS_URL): HTTPS, or plain HTTP on loopback only', () => {
   it.each([
     ['https://ip.example.com/mine', 'https://ip.example.com/mine'],
     [' https://ip.example.com/mine ', 'https://ip.example.com/mine'],
@@ -197,5 +197,72 @@ describe('CREDENTIAL_LOCK_ADDRESS_URL', () => {
     // Assess
     expect(read).toThrow(ConfigError)
     expect(read).toThrow('CREDENTIAL_LOCK_ADDRESS_URL is "checkip.amazonaws.com": give an https:// URL.')
+  })
+})
+
+describe('the settings the CDK helper sets, and the one each mistake names', () => {
+  it('fails open, allows any VPC endpoint and asks checkip.amazonaws.com unless told otherwise', () => {
+    // Act
+    const config = readLockdownConfig(LAMBDA_ENV)
+
+    // Assess
+    expect(config).toMatchObject({
+      failureMode: 'open',
+      sourceVpcs: 'any',
+      addressUrl: 'https://checkip.amazonaws.com',
+      roleArn: undefined,
+      functionName: 'orders',
+      originalCredentials: {
+        accessKeyId: 'ASIAORIGINAL',
+        secretAccessKey: 'original-secret',
+        sessionToken: 'lambda-token',
+      },
+    })
+  })
+
+  it('reads the failure mode, the source VPCs and the role ARN the CDK helper sets', () => {
+    // Act
+    const config = readLockdownConfig({
+      ...LAMBDA_ENV,
+      CREDENTIAL_LOCK_FAILURE_MODE: 'closed',
+      CREDENTIAL_LOCK_SOURCE_VPCS: 'vpc-0a1a2a3a4a5a6a7a8, vpc-0b1b2b3b4b5b6b7b8',
+      CREDENTIAL_LOCK_ROLE_ARN: 'arn:aws:iam::123456789012:role/service/orders-fn',
+    })
+    const outsideVpc = readLockdownConfig({ ...LAMBDA_ENV, CREDENTIAL_LOCK_SOURCE_VPCS: 'none' })
+
+    // Assess
+    expect(config).toMatchObject({
+      failureMode: 'closed',
+      sourceVpcs: ['vpc-0a1a2a3a4a5a6a7a8', 'vpc-0b1b2b3b4b5b6b7b8'],
+      roleArn: 'arn:aws:iam::123456789012:role/service/orders-fn',
+    })
+    expect(outsideVpc.sourceVpcs).toEqual([])
+  })
+
+  it.each([
+    [
+      { CREDENTIAL_LOCK_FAILURE_MODE: 'maybe' },
+      /CREDENTIAL_LOCK_FAILURE_MODE is "maybe": set it to open or closed/,
+    ],
+    [{ CREDENTIAL_LOCK_ADDRESS_URL: 'http://checkip.amazonaws.com' }, /give an https:\/\/ URL/],
+    [{ AWS_ACCESS_KEY_ID: undefined }, /only where Lambda provides the execution role's credentials/],
+  ])('names the setting to fix: %o', (override, message) => {
+    // Act
+    const read = () => readLockdownConfig({ ...LAMBDA_ENV, ...override })
+
+    // Assess
+    expect(read).toThrow(ConfigError)
+    expect(read).toThrow(message)
+  })
+
+  it('accepts plain HTTP only on the loopback interface', () => {
+    // Act
+    const config = readLockdownConfig({
+      ...LAMBDA_ENV,
+      CREDENTIAL_LOCK_ADDRESS_URL: 'http://127.0.0.1:8080/',
+    })
+
+    // Assess
+    expect(config.addressUrl).toBe('http://127.0.0.1:8080/')
   })
 })

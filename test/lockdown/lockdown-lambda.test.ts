@@ -1,5 +1,5 @@
 /**
- * The lockdown as a function wires it (handlers/lockdown-lambda.ts): from the environment Lambda gives it, over a
+ * The lockdown as a function wires it (handlers/lockdown/lockdown-lambda.ts): from the environment Lambda gives it, over a
  * mocked STS (aws-sdk-client-mock) and a local stand-in for the address look-up. What it asks STS, with which
  * credentials and region, what it writes to stdout (JSON log lines and the EMF failure metric), when it retries,
  * and the module-level helpers a function imports.
@@ -13,12 +13,12 @@ import {
 import middy from '@middy/core'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { LockdownError } from '../handlers/lockdown/errors.js'
-import { lockdownFromEnvironment } from '../handlers/lockdown/lockdown-lambda.js'
-import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
-import { ENVIRONMENT_IP, ORDERS_ROLE_ARN, ORDERS_SESSION, sessionFromIp } from './support/lambda-session.js'
-import { ATTACKER_V4, HOUR, MINUTE, SECOND } from './support/lock-scene.js'
-import { ALLOW_ALL, GET_OBJECT, verdict } from './support/simulate.js'
+import { LockdownError } from '../../handlers/lockdown/errors.js'
+import { lockdownFromEnvironment } from '../../handlers/lockdown/lockdown-lambda.js'
+import { type AddressStandIn, startAddressStandIn } from '../support/address-stand-in.js'
+import { ENVIRONMENT_IP, ORDERS_ROLE_ARN, ORDERS_SESSION, sessionFromIp } from '../support/lambda-session.js'
+import { ATTACKER_V4, HOUR, MINUTE, SECOND } from '../support/lock-scene.js'
+import { ALLOW_ALL, GET_OBJECT, verdict } from '../support/simulate.js'
 
 const T0 = new Date('2026-11-26T06:00:00.000Z')
 const RETRY_AFTER_MS = MINUTE
@@ -205,13 +205,13 @@ describe("the function's one lockdown", () => {
     vi.stubEnv('AWS_CREDENTIAL_EXPIRATION', undefined)
     vi.spyOn(console, 'info').mockImplementation(() => {})
     vi.resetModules()
-    return import('../handlers/lockdown/lockdown-lambda.js')
+    return import('../../handlers/lockdown/lockdown-lambda.js')
   }
 
   it('is built once, from process.env', async () => {
     // Prepare
     const module = await freshModule()
-    const { Lockdown } = await import('../handlers/lockdown/lockdown.js')
+    const { Lockdown } = await import('../../handlers/lockdown/lockdown.js')
 
     // Act
     const first = module.lockdown()

@@ -1,105 +1,19 @@
 /**
- * The session lock's edges (policy/session-lock.ts) that mutation testing found unguarded: every private range a
- * VPC can use, every address AWS never sees, the shapes of role ARNs and VPC IDs it takes, STS's size limit to
- * the character, and the sentence each refusal gives.
+ * What the session lock (policy/session-lock.ts) takes and refuses: the address it pins, the role ARN and VPC
+ * IDs it is given, STS's size limit to the character, and the sentence each refusal gives.
  */
 import { describe, expect, it } from 'vitest'
-import { InvalidFactsError, SessionPolicyTooLargeError } from '../policy/errors.js'
-import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
+import { InvalidFactsError, SessionPolicyTooLargeError } from '../../policy/errors.js'
+import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../../policy/session-lock.js'
 import {
   ENVIRONMENT_IP,
+  lockedTo,
   ORDERS_ROLE_ARN,
   ORDERS_SESSION,
   sessionFromIp,
-  sessionThroughEndpoint,
-} from './support/lambda-session.js'
-import { ALLOWED, APP_VPC, ATTACKER_V4, DENIED } from './support/lock-scene.js'
-import { ALLOW_ALL, type ApiCall, GET_OBJECT, verdict } from './support/simulate.js'
-
-const RDS_IAM_CONNECT: ApiCall = {
-  action: 'rds-db:connect',
-  resource: 'arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTU/app',
-}
-
-function lockedTo(sourceVpcs: SourceVpcs, address = ENVIRONMENT_IP, roleArn = ORDERS_ROLE_ARN): string {
-  return sessionLockPolicy({ roleArn, address, sourceVpcs })
-}
-
-describe('in-VPC services seen from private addresses', () => {
-  it.each(['10.1.2.3', '172.16.0.9', '172.31.255.254', '192.168.7.7', '100.64.0.1', '100.127.255.254'])(
-    'let a VPC function reach them from %s',
-    async (privateIp) => {
-      // Prepare
-      const sessionPolicy = lockedTo([APP_VPC])
-
-      // Act
-      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, privateIp, RDS_IAM_CONNECT), {
-        sessionPolicy,
-      })
-
-      // Assess
-      expect(result).toBe(ALLOWED)
-    },
-  )
-
-  it.each(['172.32.0.1', '192.169.0.1', '100.128.0.1'])(
-    'stay shut from the public address %s next to those ranges',
-    async (publicIp) => {
-      // Prepare
-      const sessionPolicy = lockedTo('any')
-
-      // Act
-      const result = await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, publicIp, RDS_IAM_CONNECT), {
-        sessionPolicy,
-      })
-
-      // Assess
-      expect(result).toBe(DENIED)
-    },
-  )
-})
-
-describe('VPC endpoints', () => {
-  it('are all refused to a function outside any VPC, its own address still working', async () => {
-    // Prepare
-    const sessionPolicy = lockedTo([])
-
-    // Act
-    const results = [
-      await verdict(
-        [ALLOW_ALL],
-        sessionThroughEndpoint(ORDERS_SESSION, { vpc: APP_VPC, privateIp: '10.0.1.23' }, GET_OBJECT),
-        {
-          sessionPolicy,
-        },
-      ),
-      await verdict([ALLOW_ALL], sessionFromIp(ORDERS_SESSION, ENVIRONMENT_IP, GET_OBJECT), {
-        sessionPolicy,
-      }),
-    ]
-
-    // Assess
-    expect(results).toEqual([DENIED, ALLOWED])
-  })
-
-  it('are let through from each VPC listed, however the list repeats or orders them', async () => {
-    // Prepare
-    const otherVpc = 'vpc-0b1b2b3b'
-    const sessionPolicy = lockedTo([otherVpc, APP_VPC, otherVpc])
-    const endpointIn = (vpc: string) =>
-      sessionThroughEndpoint(ORDERS_SESSION, { vpc, privateIp: '10.0.1.23' }, GET_OBJECT)
-
-    // Act
-    const results = [
-      await verdict([ALLOW_ALL], endpointIn(APP_VPC), { sessionPolicy }),
-      await verdict([ALLOW_ALL], endpointIn(otherVpc), { sessionPolicy }),
-      await verdict([ALLOW_ALL], endpointIn('vpc-0c1c2c3c'), { sessionPolicy }),
-    ]
-
-    // Assess
-    expect(results).toEqual([ALLOWED, ALLOWED, DENIED])
-  })
-})
+} from '../support/lambda-session.js'
+import { ALLOWED, APP_VPC, ATTACKER_V4, DENIED } from '../support/lock-scene.js'
+import { ALLOW_ALL, GET_OBJECT, verdict } from '../support/simulate.js'
 
 describe('the address it pins', () => {
   it('is the look-up answer without the whitespace around it', async () => {
@@ -202,7 +116,59 @@ describe('the role and VPCs it is given', () => {
   )
 })
 
-describe("STS's size limit", () => {
+describe('what STS can take', () => {
+  it(`stays under STS's ${SESSION_POLICY_LIMIT} characters with a few VPCs and a long role path`, () => {
+    // Prepare
+    const roleArn = `arn:aws:iam::123456789012:role/${'platform/'.repeat(20)}orders-fn`
+    const vpcs = ['vpc-0a1a2a3a4a5a6a7a8', 'vpc-0b1b2b3b4b5b6b7b8', 'vpc-0c1c2c3c4c5c6c7c8']
+
+    // Act
+    const document = sessionLockPolicy({ roleArn, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
+
+    // Assess
+    expect(document.length).toBeLessThanOrEqual(SESSION_POLICY_LIMIT)
+    expect(document).not.toMatch(/\s/)
+  })
+
+  it('refuses to build a policy STS would refuse, naming the role and the sizes', () => {
+    // Prepare
+    const vpcs = Array.from({ length: 80 }, (_, index) => `vpc-${index.toString(16).padStart(17, '0')}`)
+
+    // Act
+    const build = () =>
+      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: vpcs })
+
+    // Assess
+    expect(build).toThrow(SessionPolicyTooLargeError)
+    expect(build).toThrow(
+      /role arn:aws:iam::123456789012:role\/orders-fn needs \d+ characters, over STS's 2048/,
+    )
+  })
+
+  it.each([
+    ['not an address', 'checkip is down'],
+    ['a private address', '10.0.1.23'],
+    ['loopback', '127.0.0.1'],
+    ['a unique-local IPv6', 'fd00::1'],
+  ])('refuses a look-up answer that is %s', (_, address) => {
+    // Act
+    const build = () => sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address, sourceVpcs: [] })
+
+    // Assess
+    expect(build).toThrow(InvalidFactsError)
+  })
+
+  it('refuses a role ARN or VPC ID of the wrong shape', () => {
+    // Act
+    const badRole = () => sessionLockPolicy({ roleArn: 'orders-fn', address: ENVIRONMENT_IP, sourceVpcs: [] })
+    const badVpc = () =>
+      sessionLockPolicy({ roleArn: ORDERS_ROLE_ARN, address: ENVIRONMENT_IP, sourceVpcs: ['vpc1'] })
+
+    // Assess
+    expect(badRole).toThrow(/"orders-fn" is not an IAM role ARN/)
+    expect(badVpc).toThrow(/"vpc1" is not a VPC ID/)
+  })
+
   it(`takes a policy of exactly ${SESSION_POLICY_LIMIT} characters and refuses one a character longer`, () => {
     // Prepare: enough VPCs that a role path of at most 576 characters can make up the rest exactly.
     let vpcs: string[] = []
@@ -225,6 +191,25 @@ describe("STS's size limit", () => {
     expect(tooLong).toThrow(
       `The session policy locking role ${roleArn(missing + 1)} needs ${SESSION_POLICY_LIMIT + 1} characters, ` +
         `over STS's ${SESSION_POLICY_LIMIT}: list fewer source VPCs or give the role a shorter path.`,
+    )
+  })
+
+  it('names itself and tells what to shorten', () => {
+    // Prepare
+    const roleArn = 'arn:aws:iam::123456789012:role/orders-fn'
+    const sourceVpcs = Array.from({ length: 80 }, (_, index) => `vpc-${index.toString(16).padStart(17, '0')}`)
+
+    // Act
+    const build = () => sessionLockPolicy({ roleArn, address: '198.51.100.23', sourceVpcs })
+
+    // Assess
+    expect(build).toThrowError(
+      expect.objectContaining({
+        name: 'SessionPolicyTooLargeError',
+        message: expect.stringMatching(
+          /^The session policy locking role arn:aws:iam::123456789012:role\/orders-fn needs \d+ characters, over STS's 2048: list fewer source VPCs or give the role a shorter path\.$/,
+        ),
+      }),
     )
   })
 })

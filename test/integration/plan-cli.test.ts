@@ -1,5 +1,8 @@
+/**
+ * The pre-flight plan against an account simulated on moto_server: the report it gives for opted-in and for
+ * every instance, that it writes nothing, and the plan command run as a process, with its exit codes.
+ */
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import {
   AssociateRouteTableCommand,
@@ -16,32 +19,23 @@ import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { type ControllerConfig, readConfig } from '../handlers/aws/config.js'
-import { MissingPermissionError } from '../handlers/aws/errors.js'
-import type { DecisionLine } from '../handlers/aws/reconciler.js'
-import {
-  buildPlanReport,
-  explainFailure,
-  type PlanFacts,
-  type PlanReport,
-  type RolePlan,
-  renderPlanJson,
-  renderPlanText,
-} from '../handlers/plan/plan-report.js'
-import { type PlanClients, planAccount, scheduledResync } from '../handlers/plan/preflight.js'
-import { AwsCallCounter } from './support/aws-call-counter.js'
-import { useMotoAccount } from './support/moto.js'
+import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import { type PlanReport, renderPlanJson, renderPlanText } from '../../handlers/plan/plan-report.js'
+import { type PlanClients, planAccount } from '../../handlers/plan/preflight.js'
+import { AwsCallCounter } from '../support/aws-call-counter.js'
+import { useMotoAccount } from '../support/moto.js'
+import { roleOf } from '../support/plan-facts.js'
 import {
   buildDefendersWorld,
   type DefendersWorld,
   launchOnRole,
   type WorldInstance,
-} from './support/world.js'
+} from '../support/world.js'
 
 const REGION = 'us-east-1'
 const CONFIG: ControllerConfig = readConfig({ AWS_REGION: REGION })
 const CLUSTER = 'avengers'
-const PLAN_ENTRY = new URL('../handlers/plan/plan.ts', import.meta.url).pathname
+const PLAN_ENTRY = new URL('../../handlers/plan/plan.ts', import.meta.url).pathname
 const run = promisify(execFile)
 
 interface PlanWorld {
@@ -143,12 +137,6 @@ async function subnetBehindTransitGateway(ec2: EC2Client, vpcId: string): Promis
   )
   await ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }))
   return subnetId
-}
-
-function roleOf(report: PlanReport, roleName: string): RolePlan {
-  const role = report.roles.find((candidate) => candidate.roleName === roleName)
-  if (!role) throw new Error(`the plan has no role ${roleName}`)
-  return role
 }
 
 describe('the pre-flight plan against moto', () => {
@@ -335,143 +323,5 @@ describe('the plan command', () => {
     expect(code).toBe(1)
     expect(stdout).toBe('')
     expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(sentence)])
-  })
-})
-
-describe('the plan', () => {
-  const facts = (overrides: Partial<PlanFacts>): PlanFacts => ({
-    accountId: '123456789012',
-    region: REGION,
-    lockTag: CONFIG.lockTag,
-    everyInstanceOptedIn: false,
-    decisions: [],
-    failures: [],
-    instances: [],
-    clusters: [],
-    otherInlineChars: new Map(),
-    ...overrides,
-  })
-  const decision = (line: Partial<DecisionLine>): DecisionLine => ({
-    roleName: 'web',
-    action: 'put',
-    form: 'precise',
-    policyChars: 9_000,
-    managedPolicies: 0,
-    dryRun: true,
-    reason: '1 locked',
-    eventIds: ['plan'],
-    instances: [
-      {
-        instanceId: 'i-0a1b2c3d4e5f60001',
-        outcome: 'locked',
-        publicCidrs: ['198.51.100.7/32'],
-        privateCidrs: ['10.0.1.10/32'],
-        onlyPrimary: true,
-        otherVpcIds: [],
-      },
-    ],
-    functions: [],
-    ...line,
-  })
-
-  it('says when the lock spills into managed policies of its own, and counts them in the budget', () => {
-    // Prepare
-    const input = facts({
-      decisions: [decision({ policyChars: 12_000, managedPolicies: 1 })],
-      otherInlineChars: new Map([['web', 2_000]]),
-    })
-
-    // Act
-    const [role] = buildPlanReport(input).roles
-
-    // Assess
-    expect(role?.budgetChars).toBe(10_240 + 6_144)
-    expect(role?.risks).toEqual([
-      expect.objectContaining({
-        kind: 'over-budget',
-        finding:
-          "The lock needs 12,000 characters, more than the inline policy holds beside the role's other inline " +
-          'policies (2,000): the controller adds 1 managed policy of its own.',
-      }),
-    ])
-  })
-
-  it('shows a role the controller could not decide as failed, its running instances unprotected', () => {
-    // Prepare
-    const input = facts({
-      failures: [{ roleName: 'batch', message: 'Role batch needs a lock of 10,900 characters.' }],
-      instances: [
-        {
-          instanceId: 'i-0a1b2c3d4e5f60002',
-          roleName: 'batch',
-          running: true,
-          optedIn: true,
-          imdsV1Allowed: false,
-          eksClusterName: undefined,
-        },
-      ],
-    })
-
-    // Act
-    const report = buildPlanReport(input)
-    const text = renderPlanText(report)
-
-    // Assess
-    expect(report.roles[0]).toMatchObject({
-      roleName: 'batch',
-      action: 'failed',
-      error: 'Role batch needs a lock of 10,900 characters.',
-      unprotected: [
-        { instanceId: 'i-0a1b2c3d4e5f60002', reason: expect.stringContaining('could not be locked') },
-      ],
-    })
-    expect(report.summary.rolesFailed).toBe(1)
-    expect(text).toContain('batch: cannot be locked: Role batch needs a lock of 10,900 characters.')
-  })
-
-  it('lists roles with nothing to write and nothing unprotected on one line', () => {
-    // Prepare
-    const quiet = decision({ action: 'unchanged', form: undefined, policyChars: 0, instances: [] })
-    const input = facts({
-      decisions: [
-        { ...quiet, roleName: 'ci' },
-        { ...quiet, roleName: 'build' },
-      ],
-    })
-
-    // Act
-    const text = renderPlanText(buildPlanReport(input))
-
-    // Assess
-    expect(text).toContain('\nNothing to write and nothing running unprotected: build, ci\n')
-    expect(text).not.toContain('build:')
-  })
-
-  it('explains a missing permission in one sentence naming the action', () => {
-    // Prepare
-    const error = new MissingPermissionError('eks:ListClusters', '*', { cause: new Error('AccessDenied') })
-
-    // Act
-    const sentence = explainFailure(error)
-
-    // Assess
-    expect(sentence).toBe(
-      'You are not allowed to call eks:ListClusters on *: run the plan with credentials that can read ' +
-        'EC2, IAM and EKS (e.g. the ReadOnlyAccess policy).',
-    )
-  })
-
-  it('runs the controller on an event shaped like the scheduled resync EventBridge sends', () => {
-    // Prepare
-    const fixture = JSON.parse(
-      readFileSync(new URL('./fixtures/events/scheduled-event.json', import.meta.url), 'utf8'),
-    )
-
-    // Act
-    const event = scheduledResync('123456789012', REGION, new Date('2026-01-01T00:00:00Z'))
-
-    // Assess
-    expect(Object.keys(event).sort()).toEqual(Object.keys(fixture).sort())
-    expect(event).toMatchObject({ 'detail-type': fixture['detail-type'], source: fixture.source, detail: {} })
   })
 })

@@ -1,11 +1,13 @@
 /**
- * toCidr and cidrSet on the edges mutation testing found unguarded: the exact CIDR text written for an
- * address or a delegated prefix, the malformed prefixes refused, and an order that never depends on EC2's.
+ * The address arithmetic under every lock (policy/addresses.ts): the exact CIDR text IAM reads for an address or
+ * a delegated prefix, the malformed prefixes refused, an order that never depends on EC2's, and containment and
+ * overlap of IPv4-mapped and full-length IPv6 addresses.
  */
 import { describe, expect, it } from 'vitest'
-import { cidrSet, toCidr } from '../policy/addresses.js'
+import { cidrContains, cidrSet, cidrsOverlap, toCidr } from '../../policy/addresses.js'
+import { InvalidFactsError } from '../../policy/errors.js'
 
-describe('toCidr', () => {
+describe('addresses written as the CIDR text IAM reads', () => {
   it.each([
     ['a delegated IPv4 prefix', '10.0.1.16/28', '10.0.1.16/28'],
     ['a prefix length with a leading zero', '10.0.1.16/028', '10.0.1.16/28'],
@@ -39,7 +41,7 @@ describe('toCidr', () => {
   })
 })
 
-describe('cidrSet', () => {
+describe('address sets in an order that never depends on EC2’s', () => {
   const expected = ['10.0.0.1/32', '54.0.0.10/32', '54.0.0.9/32', '2001:db8::1/128', '2001:db8::2/128']
 
   it.each([
@@ -53,5 +55,43 @@ describe('cidrSet', () => {
 
     // Assess
     expect(cidrs).toEqual(expected)
+  })
+})
+
+describe('containment and overlap of IPv4-mapped and IPv6 ranges', () => {
+  it.each([
+    ['an IPv4-mapped address in its hex range', '::ffff:cb71:6400/120', '::ffff:203.113.100.254', true],
+    ['an IPv4-mapped address outside a hex range', '::ffff:cb71:6500/120', '::ffff:203.113.100.254', false],
+    ['a hex-form address in a dotted range', '::ffff:203.113.100.0/120', '::ffff:cb71:64fe', true],
+    ['an address one past a single address', '2001:db8::/128', '2001:db8::1', false],
+    ['an address in the same /127', '2001:db8::/127', '2001:db8::1', true],
+    ['a full eight-group address', '2001:db8::/64', '2001:db8:0:0:1:2:3:4', true],
+    ['a full eight-group address elsewhere', '2001:db8::/64', '2001:db8:0:1:0:0:0:4', false],
+  ])('reads %s', (_, outer, inner, expected) => {
+    // Act
+    const contains = cidrContains(outer, inner)
+
+    // Assess
+    expect(contains).toBe(expected)
+  })
+
+  it('finds no overlap between neighbouring single IPv6 addresses', () => {
+    // Act
+    const overlap = cidrsOverlap('2001:db8::1/128', '2001:db8::2/128')
+
+    // Assess
+    expect(overlap).toBe(false)
+  })
+
+  it('refuses a range that is not a CIDR, naming it', () => {
+    // Act
+    const contains = () => cidrContains('10.0.0.0/8', 'pl-0123456789abcdef0')
+
+    // Assess
+    expect(contains).toThrowError(
+      new InvalidFactsError(
+        'CIDR "pl-0123456789abcdef0" is not an IPv4 or IPv6 address: fix the facts passed in.',
+      ),
+    )
   })
 })

@@ -4,14 +4,14 @@
  * imports it at the top): a table that cannot be built fails the test instead of hiding it.
  */
 import { describe, expect, it } from 'vitest'
-import { InvalidFactsError } from '../policy/errors.js'
+import { InvalidFactsError } from '../../policy/errors.js'
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/orders-fn'
 
 describe('loading the session lock', () => {
   it('builds the table of addresses AWS never sees, which refuses each of them and no public one', async () => {
     // Act
-    const { sessionLockPolicy } = await import('../policy/session-lock.js')
+    const { sessionLockPolicy } = await import('../../policy/session-lock.js')
     const lockTo = (address: string) => () =>
       sessionLockPolicy({ roleArn: ROLE_ARN, address, sourceVpcs: [] })
 

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { type AddressStandIn, startAddressStandIn } from './support/address-stand-in.js'
-import { bundleLockdown, probeColdStart } from './support/lockdown-probe.js'
+import { type AddressStandIn, startAddressStandIn } from '../support/address-stand-in.js'
+import { bundleLockdown, probeColdStart } from '../support/lockdown-probe.js'
 
 describe('the bundled lockdown in a fresh process', () => {
   let outdir: string
