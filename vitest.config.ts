@@ -16,8 +16,7 @@ export default defineConfig({
         test: {
           ...everyTest,
           name: 'integration',
-          // A test file not yet in a folder may need moto too: it runs here until it moves.
-          include: ['test/integration/**/*.test.ts', 'test/*.test.ts'],
+          include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/moto-global-setup.ts'],
           setupFiles: ['test/support/moto-env.ts'],
         },

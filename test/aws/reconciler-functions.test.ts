@@ -1,15 +1,15 @@
 /**
- * The controller's Lambda-function path (issue 14, last gap) driven through `createHandler` over mocked clients:
- * which functions it lists and tags, what it writes on their roles (proven with iam-simulate verdicts), what it
- * logs and counts, and which records fail when a function's role fails. Only the moto story ran this path
- * before, and Stryker does not run the moto tests.
+ * The reconcile engine's Lambda-function path driven through `createHandler` over mocked clients: which
+ * functions it lists and tags, what it writes on their roles (proven with iam-simulate verdicts), what it logs
+ * and counts, and which records fail when a function's role fails. The moto story runs the same path end to
+ * end (test/integration/functions.test.ts); these run without moto, so mutation testing sees them.
  */
 import { DescribeSubnetsCommand, type Subnet } from '@aws-sdk/client-ec2'
 import { GetRolePolicyCommand, NoSuchEntityException, PutRolePolicyCommand } from '@aws-sdk/client-iam'
 import { type FunctionConfiguration, ListFunctionsCommand, ListTagsCommand } from '@aws-sdk/client-lambda'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import { describe, expect, it } from 'vitest'
-import { OUTSIDE_VPC_REASON } from '../policy/lock/index.js'
+import { OUTSIDE_VPC_REASON } from '../../policy/lock/index.js'
 import {
   type AnyEventBridgeEvent,
   type FunctionFixtureName,
@@ -17,7 +17,7 @@ import {
   scheduled,
   sqsBatch,
   stateChange,
-} from './support/events.js'
+} from '../support/events.js'
 import {
   ACCOUNT,
   accessDenied,
@@ -31,7 +31,7 @@ import {
   QUEUE,
   REGION,
   serveWorld,
-} from './support/mocked-controller.js'
+} from '../support/mocked-controller.js'
 import {
   ALLOW_ALL,
   type FunctionCredentials,
@@ -39,7 +39,7 @@ import {
   type RolePolicy,
   throughEndpoint,
   verdict,
-} from './support/simulate.js'
+} from '../support/simulate.js'
 
 const aws = mockAws()
 
