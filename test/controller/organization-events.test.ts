@@ -21,8 +21,8 @@ import {
 } from '../support/mocked-controller.js'
 
 const aws = mockAws()
-const LUKE = 'i-0a1b2c3d4e5f60001'
-const JESSICA = 'i-0a1b2c3d4e5f60002'
+const WEB_INSTANCE = 'i-0b1c2d3e4f5a60011'
+const BATCH_INSTANCE = 'i-0b1c2d3e4f5a60012'
 
 function published(): { detailType: string | undefined; detail: Record<string, unknown> }[] {
   return aws.events.commandCalls(PutEventsCommand).flatMap((call) =>
@@ -38,11 +38,11 @@ describe('a record parked in the dead-letter queue', () => {
     // Prepare: the controller may not write to `batch`.
     serveWorld(aws, {
       roles: ['batch'],
-      instances: [ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' })],
+      instances: [ec2Instance(BATCH_INSTANCE, 'batch', { PublicIpAddress: '54.0.0.2' })],
     })
     const { handler } = mockedHandler()
     aws.iam.on(PutRolePolicyCommand, { RoleName: 'batch' }).rejects(accessDenied())
-    const event = stateChange(JESSICA, 'running')
+    const event = stateChange(BATCH_INSTANCE, 'running')
     const batch = sqsBatch([event], QUEUE)
 
     // Act
@@ -68,19 +68,22 @@ describe('a record parked in the dead-letter queue', () => {
 
 describe('the figures the dashboard draws', () => {
   it('measures the time from the event to the lock written, and nothing for a lock left as it was', async () => {
-    // Prepare: LUKE started two seconds before the controller ran.
+    // Prepare: WEB_INSTANCE started two seconds before the controller ran.
     serveWorld(aws, {
       roles: ['web'],
-      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+      instances: [ec2Instance(WEB_INSTANCE, 'web', { PublicIpAddress: '54.0.0.1' })],
     })
     const { handler, metrics } = mockedHandler()
-    const started = { ...stateChange(LUKE, 'running'), time: new Date(NOW.getTime() - 2_000).toISOString() }
+    const started = {
+      ...stateChange(WEB_INSTANCE, 'running'),
+      time: new Date(NOW.getTime() - 2_000).toISOString(),
+    }
 
     // Act
     await handler(sqsBatch([started], QUEUE), CONTEXT)
     serveWorld(aws, {
       roles: ['web'],
-      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+      instances: [ec2Instance(WEB_INSTANCE, 'web', { PublicIpAddress: '54.0.0.1' })],
       policies: { web: aws.iam.commandCalls(PutRolePolicyCommand)[0]?.args[0].input.PolicyDocument ?? '' },
     })
     await handler(sqsBatch([started], QUEUE), CONTEXT)
@@ -94,13 +97,16 @@ describe('the figures the dashboard draws', () => {
     // Prepare: two roles, one opted-in instance on each.
     serveWorld(aws, {
       roles: ['web', 'batch'],
-      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }), ec2Instance(JESSICA, 'batch')],
+      instances: [
+        ec2Instance(WEB_INSTANCE, 'web', { PublicIpAddress: '54.0.0.1' }),
+        ec2Instance(BATCH_INSTANCE, 'batch'),
+      ],
     })
     const { handler, lines } = mockedHandler()
 
     // Act
     await handler(sqsBatch([scheduled()], QUEUE), CONTEXT)
-    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+    await handler(sqsBatch([stateChange(WEB_INSTANCE, 'running')], QUEUE), CONTEXT)
 
     // Assess
     expect(lines.filter((line) => line.message === 'resync totals')).toEqual([
@@ -116,7 +122,7 @@ describe('the figures the dashboard draws', () => {
     // Prepare
     serveWorld(aws, {
       roles: ['web'],
-      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+      instances: [ec2Instance(WEB_INSTANCE, 'web', { PublicIpAddress: '54.0.0.1' })],
     })
     const { handler, lines } = mockedHandler({ config: { dryRun: true } })
 
@@ -132,7 +138,7 @@ describe('the figures the dashboard draws', () => {
     // Prepare
     serveWorld(aws, {
       roles: ['web'],
-      instances: [ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' })],
+      instances: [ec2Instance(WEB_INSTANCE, 'web', { PublicIpAddress: '54.0.0.1' })],
     })
     const { handler, metrics } = mockedHandler()
 
@@ -146,8 +152,8 @@ describe('the figures the dashboard draws', () => {
 
 describe('a workload left unprotected', () => {
   it('is reported to the audit bus at every decision, even when no lock is written', async () => {
-    // Prepare: LUKE is opted in, but leaves through a transit gateway whose egress nobody named.
-    serveWorld(aws, { roles: ['web'], instances: [ec2Instance(LUKE, 'web')] })
+    // Prepare: WEB_INSTANCE is opted in, but leaves through a transit gateway whose egress nobody named.
+    serveWorld(aws, { roles: ['web'], instances: [ec2Instance(WEB_INSTANCE, 'web')] })
     aws.ec2.on(DescribeRouteTablesCommand).resolves({
       RouteTables: [
         {
@@ -162,13 +168,13 @@ describe('a workload left unprotected', () => {
     const { handler } = mockedHandler()
 
     // Act
-    await handler(sqsBatch([stateChange(LUKE, 'running')], QUEUE), CONTEXT)
+    await handler(sqsBatch([stateChange(WEB_INSTANCE, 'running')], QUEUE), CONTEXT)
 
     // Assess
     const reports = published().filter((each) => each.detailType === 'Credential Lock Changed')
     expect(reports.map((each) => each.detail.action)).toEqual(['unchanged'])
     expect(reports[0]?.detail.instances).toEqual([
-      expect.objectContaining({ instanceId: LUKE, outcome: 'skipped' }),
+      expect.objectContaining({ instanceId: WEB_INSTANCE, outcome: 'skipped' }),
     ])
   })
 })
