@@ -13,16 +13,15 @@ import {
   type AwsCredentials,
   assumeLocked,
   describeError,
+  type FailureMode,
   type SessionCredentials,
   type StsCalls,
 } from '../session/locked-session.js'
 import { LockdownError } from './errors.js'
 
 export { addressLookup } from '../session/address-lookup.js'
-export type { AwsCredentials, StsCalls } from '../session/locked-session.js'
+export type { AwsCredentials, FailureMode, StsCalls } from '../session/locked-session.js'
 export { SESSION_SECONDS } from '../session/locked-session.js'
-
-export type FailureMode = 'open' | 'closed'
 
 export interface LockdownSettings {
   /**

@@ -5,6 +5,12 @@
 import { AssumeRoleCommand, type AssumeRoleCommandOutput } from '@aws-sdk/client-sts'
 import { type SessionLockFacts, sessionLockPolicy } from '../../policy/session-lock.js'
 
+/**
+ * What a program does when it cannot lock: `open` hands out the unlocked credentials (and logs at ERROR, counts
+ * a metric), `closed` hands out none.
+ */
+export type FailureMode = 'open' | 'closed'
+
 /** The shape the AWS SDK v3 takes as `credentials` (or a provider's result). */
 export interface AwsCredentials {
   readonly accessKeyId: string

@@ -1,0 +1,113 @@
+/**
+ * The metadata proxy put together from injected parts: the instance role's keeper, one keeper per container
+ * role, both servers on one listener, and the renewal timer. handlers/host-proxy/metadata-proxy.ts builds the
+ * real parts; tests build theirs.
+ */
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { assumeLocked, type FailureMode, type StsCalls } from '../session/locked-session.js'
+import type { JsonLog } from '../session/log-lines.js'
+import { containerHandler } from './container-server.js'
+import { CredentialKeeper } from './credential-keeper.js'
+import { type BootFacts, readHostFacts, readHostIdentity } from './host-facts.js'
+import type { ImdsRequest, ImdsResponse } from './imds-client.js'
+import { imdsHandler } from './imds-server.js'
+import { CONTAINER_PATH } from './proxy-config.js'
+
+export interface ProxyDeps {
+  readonly imds: {
+    forward(request: ImdsRequest): Promise<ImdsResponse>
+    metadata(path: string): Promise<string | undefined>
+  }
+  /** STS signing with the instance role's raw credentials: the locked ones may not assume the role. */
+  readonly sts: StsCalls
+  readonly lookUpAddress: () => Promise<string>
+  readonly readBootFacts: (() => Promise<BootFacts>) | undefined
+  /** The instance role's ARN when it has a path; undefined to build it from IMDS. */
+  readonly roleArn: string | undefined
+  readonly failureMode: FailureMode
+  readonly containerRoles: ReadonlyMap<string, string>
+  readonly log: JsonLog
+  readonly countFailure: (failureMode: FailureMode) => void
+  readonly now: () => Date
+  readonly retryAfterMs: number
+  /** How often the timer renews what is due. */
+  readonly renewEveryMs: number
+}
+
+export interface RunningProxy {
+  /** `http://host:port`. */
+  readonly url: string
+  readonly instanceKeeper: CredentialKeeper
+  close(): Promise<void>
+}
+
+export async function startProxy(
+  deps: ProxyDeps,
+  listen: { readonly host: string; readonly port: number },
+): Promise<RunningProxy> {
+  const { instanceId, roleArn } = await readHostIdentity(deps.imds, deps.roleArn)
+  const keeper = (lockedRoleArn: string, failureMode: FailureMode) =>
+    new CredentialKeeper({
+      lock: async () =>
+        assumeLocked(deps.sts, {
+          facts: await readHostFacts(deps, lockedRoleArn),
+          sessionName: instanceId,
+        }),
+      what: `role ${lockedRoleArn}`,
+      failureMode,
+      retryAfterMs: deps.retryAfterMs,
+      log: deps.log,
+      countFailure: deps.countFailure,
+      now: deps.now,
+    })
+  const instanceKeeper = keeper(roleArn, deps.failureMode)
+  // A container's role was never assumed without the lock, so there is nothing unlocked to fail open to.
+  const containerKeepers = new Map(
+    [...new Set(deps.containerRoles.values())].map((role) => [role, keeper(role, 'closed')]),
+  )
+  await instanceKeeper.renew()
+
+  const imds = imdsHandler({
+    forward: (request) => deps.imds.forward(request),
+    keeper: instanceKeeper,
+    log: deps.log,
+  })
+  const containers = containerHandler({
+    roles: deps.containerRoles,
+    keeperFor: (role) => containerKeepers.get(role) as CredentialKeeper,
+  })
+  const server = createServer((request, response) => {
+    const route = request.url?.split('?')[0] === CONTAINER_PATH ? containers : imds
+    void route(request, response)
+  })
+  server.listen(listen.port, listen.host)
+  await once(server, 'listening')
+  const timer = setInterval(() => {
+    for (const each of [instanceKeeper, ...containerKeepers.values()]) void each.renewIfDue()
+  }, deps.renewEveryMs)
+  const url = urlOf(server)
+  deps.log.info('Metadata proxy listening', {
+    url,
+    instanceId,
+    roleArn,
+    failureMode: deps.failureMode,
+    containerRoles: containerKeepers.size,
+  })
+  return {
+    url,
+    instanceKeeper,
+    close: async () => {
+      clearInterval(timer)
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}
+
+function urlOf(server: Server): string {
+  const { address, family, port } = server.address() as AddressInfo
+  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`
+}
