@@ -49,7 +49,10 @@ describe('a container with the right token', () => {
     const assumed = sts.calls.find((call) => call.RoleArn === ORDERS_ROLE)
 
     // Assess
-    expect(credentials).toMatchObject({ accessKeyId: expect.stringMatching(/^ASIALOCKED/), sessionToken: expect.any(String) })
+    expect(credentials).toMatchObject({
+      accessKeyId: expect.stringMatching(/^ASIALOCKED/),
+      sessionToken: expect.any(String),
+    })
     expect(credentials.expiration?.getTime()).toBe(clock.now().getTime() + 3_600_000)
     expect(JSON.parse(assumed?.Policy ?? '{}').Statement).toContainEqual({
       Sid: 'KeepTheLock',
@@ -65,11 +68,19 @@ describe('a container with the right token', () => {
 
     // Act
     const orders = await fetch(`${proxy.url}${CONTAINER_PATH}`, { headers: { authorization: ORDERS_TOKEN } })
-    const reports = await fetch(`${proxy.url}${CONTAINER_PATH}`, { headers: { authorization: REPORTS_TOKEN } })
+    const reports = await fetch(`${proxy.url}${CONTAINER_PATH}`, {
+      headers: { authorization: REPORTS_TOKEN },
+    })
     const ordersDocument = (await orders.json()) as Record<string, string>
 
     // Assess
-    expect(Object.keys(ordersDocument)).toEqual(['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration', 'RoleArn'])
+    expect(Object.keys(ordersDocument)).toEqual([
+      'AccessKeyId',
+      'SecretAccessKey',
+      'Token',
+      'Expiration',
+      'RoleArn',
+    ])
     expect(ordersDocument.RoleArn).toBe(ORDERS_ROLE)
     expect(((await reports.json()) as Record<string, string>).RoleArn).toBe(REPORTS_ROLE)
   })
@@ -122,7 +133,9 @@ describe('a container role that cannot be locked', () => {
     sts.failing = new Error('AccessDenied: the instance role may not assume orders-task')
 
     // Act
-    const response = await fetch(`${proxy.url}${CONTAINER_PATH}`, { headers: { authorization: ORDERS_TOKEN } })
+    const response = await fetch(`${proxy.url}${CONTAINER_PATH}`, {
+      headers: { authorization: ORDERS_TOKEN },
+    })
 
     // Assess
     expect(response.status).toBe(500)

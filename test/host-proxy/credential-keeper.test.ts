@@ -3,7 +3,11 @@
  * than 15 minutes left, renewed in the background from 30 minutes left, and on failure open or closed.
  */
 import { describe, expect, it } from 'vitest'
-import { CredentialKeeper, MIN_SERVED_MS, RENEW_BELOW_MS } from '../../handlers/host-proxy/credential-keeper.js'
+import {
+  CredentialKeeper,
+  MIN_SERVED_MS,
+  RENEW_BELOW_MS,
+} from '../../handlers/host-proxy/credential-keeper.js'
 import type { FailureMode, SessionCredentials } from '../../handlers/session/locked-session.js'
 import { type Clock, type LogLine, testClock } from '../support/host-proxy-harness.js'
 
@@ -79,7 +83,9 @@ describe('renewal before expiry', () => {
 
     // Assess
     expect([first, later, scene.locks()]).toEqual(['ASIA1', 'ASIA1', 1])
-    expect(scene.logs).toEqual([expect.objectContaining({ level: 'INFO', message: 'Credentials locked to this host' })])
+    expect(scene.logs).toEqual([
+      expect.objectContaining({ level: 'INFO', message: 'Credentials locked to this host' }),
+    ])
   })
 
   it('renews in the background once less than 30 minutes are left, still answering with the held ones', async () => {
@@ -109,9 +115,9 @@ describe('renewal before expiry', () => {
 
     // Assess
     expect(served.kind === 'locked' && served.credentials.accessKeyId).toBe('ASIA2')
-    expect(served.kind === 'locked' && served.credentials.expiration.getTime() - scene.clock.now().getTime()).toBe(
-      HOUR_MS,
-    )
+    expect(
+      served.kind === 'locked' && served.credentials.expiration.getTime() - scene.clock.now().getTime(),
+    ).toBe(HOUR_MS)
   })
 
   it('renews on the timer without a request, and only when due', async () => {

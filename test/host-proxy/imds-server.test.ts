@@ -29,7 +29,9 @@ async function openScene(options: Partial<Parameters<typeof startProxyScene>[0]>
 
 /** What a caller can see of an answer; the date is left out (it moves), and so is the connection header. */
 async function seen(response: Response) {
-  const headers = Object.fromEntries([...response.headers].filter(([name]) => !['date', 'connection', 'keep-alive'].includes(name)))
+  const headers = Object.fromEntries(
+    [...response.headers].filter(([name]) => !['date', 'connection', 'keep-alive'].includes(name)),
+  )
   return { status: response.status, headers, body: await response.text() }
 }
 
@@ -71,7 +73,9 @@ describe('pass-through to the real IMDS', () => {
 
     // Act
     const token = await imdsToken(proxy.url, 120)
-    const direct = await fetch(`${imds.url}/latest/meta-data/instance-id`, { headers: { 'x-aws-ec2-metadata-token': token } })
+    const direct = await fetch(`${imds.url}/latest/meta-data/instance-id`, {
+      headers: { 'x-aws-ec2-metadata-token': token },
+    })
     const tokenRequest = imds.requests.filter((request) => request.path === '/latest/api/token').at(-1)
 
     // Assess
@@ -84,7 +88,9 @@ describe('pass-through to the real IMDS', () => {
     const { proxy } = await openScene()
 
     // Act
-    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, { headers: { 'x-aws-ec2-metadata-token': 'forged' } })
+    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, {
+      headers: { 'x-aws-ec2-metadata-token': 'forged' },
+    })
 
     // Assess
     expect(response.status).toBe(401)
@@ -141,7 +147,9 @@ describe('IMDS defences kept', () => {
     const token = await imdsToken(proxy.url)
 
     // Act
-    const body = await (await fetch(`${proxy.url}${path}`, { headers: { 'x-aws-ec2-metadata-token': token } })).text()
+    const body = await (
+      await fetch(`${proxy.url}${path}`, { headers: { 'x-aws-ec2-metadata-token': token } })
+    ).text()
 
     // Assess
     expect(body).not.toContain('ASIARAWINSTANCEROLE1')
@@ -155,7 +163,9 @@ describe('the credentials document', () => {
     const token = await imdsToken(proxy.url)
 
     // Act
-    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, { headers: { 'x-aws-ec2-metadata-token': token } })
+    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, {
+      headers: { 'x-aws-ec2-metadata-token': token },
+    })
     const document = (await response.json()) as Record<string, string>
 
     // Assess
@@ -206,7 +216,9 @@ describe('the credentials document', () => {
     const token = await imdsToken(proxy.url)
 
     // Act
-    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, { headers: { 'x-aws-ec2-metadata-token': token } })
+    const response = await fetch(`${proxy.url}${CREDENTIALS_PATH}`, {
+      headers: { 'x-aws-ec2-metadata-token': token },
+    })
     const body = await response.text()
 
     // Assess
@@ -226,6 +238,9 @@ describe('the credentials document', () => {
 
     // Assess
     expect(response.status).toBe(502)
-    expect(logs.at(-1)).toMatchObject({ level: 'ERROR', message: 'The instance metadata service could not be reached' })
+    expect(logs.at(-1)).toMatchObject({
+      level: 'ERROR',
+      message: 'The instance metadata service could not be reached',
+    })
   })
 })

@@ -7,7 +7,12 @@ import { ImdsClient } from '../../handlers/host-proxy/imds-client.js'
 import { type RunningProxy, startProxy } from '../../handlers/host-proxy/proxy.js'
 import type { FailureMode, StsCalls } from '../../handlers/session/locked-session.js'
 import { type AddressStandIn, startAddressStandIn } from './address-stand-in.js'
-import { type ImdsStandIn, STAND_IN_INSTANCE, type StandInInstance, startImdsStandIn } from './imds-stand-in.js'
+import {
+  type ImdsStandIn,
+  STAND_IN_INSTANCE,
+  type StandInInstance,
+  startImdsStandIn,
+} from './imds-stand-in.js'
 
 /** The egress address the look-up reports for the host (documentation range). */
 export const HOST_EGRESS_IP = '198.51.100.23'
