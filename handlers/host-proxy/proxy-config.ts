@@ -7,15 +7,21 @@ import { checkedAddressUrl, isLoopbackHost } from '../session/address-lookup.js'
 import type { FailureMode } from '../session/locked-session.js'
 
 export const USAGE =
-  'usage: credential-lock-metadata-proxy --listen 127.0.0.1:PORT [--imds URL] [--address-url URL] ' +
+  'usage: credential-lock-metadata-proxy --listen 127.0.0.1:PORT [--listen [::1]:PORT] [--imds URL] [--address-url URL] ' +
   '[--boot-url URL] [--failure open|closed] [--containers FILE]'
 
 export const DEFAULT_IMDS_URL = 'http://169.254.169.254'
 /** Where containers ask for their credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI = http://LISTEN + this). */
 export const CONTAINER_PATH = '/credential-lock/container-credentials'
 
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
 export interface ProxyConfig {
-  readonly listen: { readonly host: string; readonly port: number }
+  /** Where to serve; more than one `--listen` for IPv4 and IPv6 loopback alike. */
+  readonly listen: readonly ListenAddress[]
   readonly imdsUrl: URL
   readonly addressUrl: string
   readonly bootUrl: URL | undefined
@@ -33,12 +39,12 @@ export function readProxyConfig(
   env: Readonly<Record<string, string | undefined>>,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): ProxyConfig {
-  let values: Record<string, string | undefined>
+  let values: Record<string, string | undefined> & { listen?: string[] }
   try {
     values = parseArgs({
       args: [...argv],
       options: {
-        listen: { type: 'string' },
+        listen: { type: 'string', multiple: true },
         imds: { type: 'string' },
         'address-url': { type: 'string' },
         'boot-url': { type: 'string' },
@@ -47,12 +53,12 @@ export function readProxyConfig(
       },
       strict: true,
       allowPositionals: false,
-    }).values as Record<string, string | undefined>
+    }).values as typeof values
   } catch (cause) {
     throw new ConfigError(`${(cause as Error).message}. ${USAGE}`, { cause })
   }
   return {
-    listen: listenAddress(values.listen),
+    listen: (values.listen ?? ['']).map(listenAddress),
     imdsUrl: httpUrl(values.imds ?? DEFAULT_IMDS_URL, '--imds'),
     addressUrl: checkedAddressUrl(values['address-url'], '--address-url'),
     bootUrl: values['boot-url'] === undefined ? undefined : bootUrl(values['boot-url']),
@@ -63,7 +69,7 @@ export function readProxyConfig(
   }
 }
 
-function listenAddress(value: string | undefined): ProxyConfig['listen'] {
+function listenAddress(value: string): ListenAddress {
   const match = /^(.+):(\d{1,5})$/.exec(value ?? '')
   const host = match?.[1]?.replace(/^\[(.*)\]$/, '$1') ?? ''
   const port = Number(match?.[2])

@@ -13,7 +13,7 @@ import { CredentialKeeper } from './credential-keeper.js'
 import { type BootFacts, readHostFacts, readHostIdentity } from './host-facts.js'
 import type { ImdsRequest, ImdsResponse } from './imds-client.js'
 import { imdsHandler } from './imds-server.js'
-import { CONTAINER_PATH } from './proxy-config.js'
+import { CONTAINER_PATH, type ListenAddress } from './proxy-config.js'
 
 export interface ProxyDeps {
   readonly imds: {
@@ -37,16 +37,14 @@ export interface ProxyDeps {
 }
 
 export interface RunningProxy {
-  /** `http://host:port`. */
+  /** `http://host:port` of the first listen address. */
   readonly url: string
+  readonly urls: readonly string[]
   readonly instanceKeeper: CredentialKeeper
   close(): Promise<void>
 }
 
-export async function startProxy(
-  deps: ProxyDeps,
-  listen: { readonly host: string; readonly port: number },
-): Promise<RunningProxy> {
+export async function startProxy(deps: ProxyDeps, listen: readonly ListenAddress[]): Promise<RunningProxy> {
   const { instanceId, roleArn } = await readHostIdentity(deps.imds, deps.roleArn)
   const keeper = (lockedRoleArn: string, failureMode: FailureMode) =>
     new CredentialKeeper({
@@ -78,18 +76,25 @@ export async function startProxy(
     roles: deps.containerRoles,
     keeperFor: (role) => containerKeepers.get(role) as CredentialKeeper,
   })
-  const server = createServer((request, response) => {
-    const route = request.url?.split('?')[0] === CONTAINER_PATH ? containers : imds
-    void route(request, response)
-  })
-  server.listen(listen.port, listen.host)
-  await once(server, 'listening')
+  const servers = await Promise.all(
+    listen.map(async ({ host, port }) => {
+      const server = createServer((request, response) => {
+        const route = request.url?.split('?')[0] === CONTAINER_PATH ? containers : imds
+        void route(request, response)
+      })
+      server.listen(port, host)
+      await once(server, 'listening')
+      return server
+    }),
+  )
   const timer = setInterval(() => {
     for (const each of [instanceKeeper, ...containerKeepers.values()]) void each.renewIfDue()
   }, deps.renewEveryMs)
-  const url = urlOf(server)
+  const urls = servers.map(urlOf)
+  const [url = ''] = urls
   deps.log.info('Metadata proxy listening', {
     url,
+    urls,
     instanceId,
     roleArn,
     failureMode: deps.failureMode,
@@ -97,12 +102,17 @@ export async function startProxy(
   })
   return {
     url,
+    urls,
     instanceKeeper,
     close: async () => {
       clearInterval(timer)
-      server.closeAllConnections()
-      server.close()
-      await once(server, 'close')
+      await Promise.all(
+        servers.map(async (server) => {
+          server.closeAllConnections()
+          server.close()
+          await once(server, 'close')
+        }),
+      )
     },
   }
 }

@@ -14,7 +14,7 @@ describe('the command line', () => {
 
     // Assess
     expect(config).toMatchObject({
-      listen: { host: '127.0.0.1', port: 9911 },
+      listen: [{ host: '127.0.0.1', port: 9911 }],
       addressUrl: 'https://checkip.amazonaws.com',
       bootUrl: undefined,
       failureMode: 'open',
@@ -30,6 +30,8 @@ describe('the command line', () => {
     const config = readProxyConfig(
       [
         ...LISTEN,
+        '--listen',
+        '[::1]:9911',
         '--imds',
         'http://127.0.0.1:8000',
         '--address-url',
@@ -51,6 +53,10 @@ describe('the command line', () => {
       failureMode: 'closed',
       roleArn: 'arn:aws:iam::123456789012:role/path/app-role',
     })
+    expect(config.listen).toEqual([
+      { host: '127.0.0.1', port: 9911 },
+      { host: '::1', port: 9911 },
+    ])
     expect(config.bootUrl?.hostname).toBe('abc.lambda-url.eu-west-1.on.aws')
     expect([...config.containerRoles]).toEqual([[TOKEN, 'arn:aws:iam::123456789012:role/orders-task']])
   })

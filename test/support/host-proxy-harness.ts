@@ -99,7 +99,7 @@ export async function startProxyScene(options: SceneOptions): Promise<ProxyScene
       retryAfterMs: options.retryAfterMs ?? 60_000,
       renewEveryMs: 3_600_000,
     },
-    { host: '127.0.0.1', port: 0 },
+    [{ host: '127.0.0.1', port: 0 }],
   )
   return {
     proxy,
