@@ -38,6 +38,7 @@ export const CONTEXT_KEYS: readonly string[] = [
   'managedPolicyQuota',
   'demo',
   'sshCidr',
+  'bootProvider',
 ]
 
 /**

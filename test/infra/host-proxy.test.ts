@@ -30,7 +30,10 @@ function instanceStack(props: HostProxyProps = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } })
   const stack = new Stack(app, 'Hosts', { env: ENV })
   const vpc = new Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 })
-  const role = new Role(stack, 'AppRole', { assumedBy: new ServicePrincipal('ec2.amazonaws.com'), roleName: 'app-role' })
+  const role = new Role(stack, 'AppRole', {
+    assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
+    roleName: 'app-role',
+  })
   const instance = new Instance(stack, 'App', {
     vpc,
     role,
@@ -65,17 +68,24 @@ describe('what the installer adds to an instance', () => {
 
   it('runs the bundled proxy as a systemd service of its own user that restarts on failure', () => {
     // Act
-    const { stack } = instanceStack({ failureMode: 'closed', bootUrl: 'https://abc.lambda-url.eu-west-1.on.aws/' })
+    const { stack } = instanceStack({
+      failureMode: 'closed',
+      bootUrl: 'https://abc.lambda-url.eu-west-1.on.aws/',
+    })
     const userData = userDataOf(Template.fromStack(stack))
 
     // Assess
-    expect(userData).toContain('useradd --system --no-create-home --shell /sbin/nologin credential-lock-proxy')
+    expect(userData).toContain(
+      'useradd --system --no-create-home --shell /sbin/nologin credential-lock-proxy',
+    )
     expect(userData).toContain('User=credential-lock-proxy')
     expect(userData).toContain('Restart=on-failure')
     expect(userData).toMatch(
       /ExecStart=\/usr\/bin\/env node \/opt\/credential-lock\/metadata-proxy.cjs --listen 127.0.0.1:9911 --listen \[::1\]:9911 --failure closed --boot-url https:\/\/abc.lambda-url.eu-west-1.on.aws\//,
     )
-    expect(userData).toContain('systemctl enable --now credential-lock-imds-redirect.service credential-lock-proxy.service')
+    expect(userData).toContain(
+      'systemctl enable --now credential-lock-imds-redirect.service credential-lock-proxy.service',
+    )
     expect(userData).toContain('aws s3 cp')
   })
 
@@ -98,7 +108,10 @@ describe('what the installer adds to an instance', () => {
       },
     })
     const [policy] = Object.values(template.findResources('AWS::IAM::Policy'))
-    const statements = policy?.Properties?.PolicyDocument?.Statement as { Action: string; Resource: unknown }[]
+    const statements = policy?.Properties?.PolicyDocument?.Statement as {
+      Action: string
+      Resource: unknown
+    }[]
     expect(statements.map((statement) => statement.Action).sort()).toEqual(['s3:GetObject', 'sts:AssumeRole'])
     expect(JSON.stringify(statements)).not.toContain('*"')
   })
