@@ -54,6 +54,6 @@ describe('-c bootProvider=true', () => {
       )
 
     // Assess
-    expect(findings.filter((path) => path.includes('BootProvider'))).toEqual([])
+    expect(findings.filter((path) => path?.includes('BootProvider'))).toEqual([])
   })
 })
