@@ -25,6 +25,11 @@ const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
 const thousands = (value: number) => value.toLocaleString('en-US')
 const ms = (value: number) => value.toFixed(2)
 
+interface Percentiles {
+  readonly p50: number
+  readonly p99: number
+}
+
 interface Scene {
   readonly imdsUrl: string
   readonly addressUrl: string
@@ -91,20 +96,8 @@ async function main(): Promise<void> {
       row(['request', 'p50 ms', 'p99 ms', 'added p50 ms', 'added p99 ms']),
       row(['---', '--:', '--:', '--:', '--:']),
       row(['IMDS stand-in directly (`meta-data/instance-id`)', ms(direct.p50), ms(direct.p99), '—', '—']),
-      row([
-        'through the proxy (pass-through)',
-        ms(passThrough.p50),
-        ms(passThrough.p99),
-        ms(passThrough.p50 - direct.p50),
-        ms(passThrough.p99 - direct.p99),
-      ]),
-      row([
-        'through the proxy (locked credentials)',
-        ms(credentials.p50),
-        ms(credentials.p99),
-        ms(credentials.p50 - direct.p50),
-        ms(credentials.p99 - direct.p99),
-      ]),
+      latencyRow('through the proxy (pass-through)', passThrough, direct),
+      latencyRow('through the proxy (locked credentials)', credentials, direct),
       '',
       `Memory: resident set of the proxy after the ${thousands(3 * (REQUESTS + WARM_UP))} requests **${thousands(Math.round(rssKiB / 1024))} MiB**.`,
     )
@@ -161,7 +154,7 @@ async function startBundle(scene: Scene): Promise<{ child: ChildProcess; url: st
 async function interleavedLatencies(
   urls: readonly string[],
   headers: Record<string, string>,
-): Promise<{ p50: number; p99: number }[]> {
+): Promise<Percentiles[]> {
   const times = urls.map((): number[] => [])
   for (let round = 0; round < WARM_UP + REQUESTS; round += 1) {
     for (const [index, url] of urls.entries()) {
@@ -176,6 +169,12 @@ async function interleavedLatencies(
     const at = (share: number) => each[Math.min(each.length - 1, Math.floor(share * each.length))] ?? 0
     return { p50: at(0.5), p99: at(0.99) }
   })
+}
+
+/** One latency row, and what it adds to the direct request. */
+function latencyRow(label: string, measured: Percentiles, direct: Percentiles): string {
+  const { p50, p99 } = measured
+  return row([label, ms(p50), ms(p99), ms(p50 - direct.p50), ms(p99 - direct.p99)])
 }
 
 function residentKiB(pid: number): number {
