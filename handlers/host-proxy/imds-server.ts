@@ -19,7 +19,7 @@ export interface ImdsServerDeps {
 }
 
 // Any API version (`latest` or a date), the role's document, not the listing.
-const ROLE_CREDENTIALS = /^\/[^/]+\/meta-data\/iam\/security-credentials\/[^/]+$/i
+const ROLE_CREDENTIALS = /^\/[^/]+\/meta-data\/iam\/security-credentials\/[^/]+\/?$/i
 
 export function imdsHandler(deps: ImdsServerDeps) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -36,9 +36,9 @@ export function imdsHandler(deps: ImdsServerDeps) {
         headers: request.headers,
         body: await readBody(request),
       })
-      const isRoleCredentials = ROLE_CREDENTIALS.test(path.split('?')[0] ?? '')
-      if (isRoleCredentials && upstream.status === 200) await answerLocked(deps.keeper, upstream, response)
-      else passThrough(upstream, response)
+      if (upstream.status === 200 && isRoleCredentials(path, upstream.body)) {
+        await answerLocked(deps.keeper, upstream, response)
+      } else passThrough(upstream, response)
     } catch (cause) {
       deps.log.error('The instance metadata service could not be reached', { cause: String(cause) })
       writeError(response, 502, 'imds')
@@ -61,6 +61,16 @@ async function answerLocked(keeper: CredentialKeeper, upstream: ImdsResponse, re
     Token: credentials.sessionToken,
     Expiration: imdsTime(credentials.expiration),
   })
+}
+
+/**
+ * The role's credentials document: by its path, or, whatever spelling reached it, by its body (IMDS answered
+ * credentials under `iam/`). The body check is the backstop if IMDS resolves a path this proxy does not.
+ */
+function isRoleCredentials(path: string, body: Buffer): boolean {
+  const pathOnly = path.split('?')[0] ?? ''
+  if (ROLE_CREDENTIALS.test(pathOnly)) return true
+  return /\/iam\//i.test(pathOnly) && body.includes('"SecretAccessKey"')
 }
 
 function passThrough(upstream: ImdsResponse, response: ServerResponse): void {

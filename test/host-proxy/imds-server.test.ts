@@ -3,7 +3,11 @@
  * IMDSv1 decision stay with the real IMDS, relayed requests are refused, and the credentials document is
  * IMDS's own shape holding the locked credentials.
  */
+import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CredentialKeeper } from '../../handlers/host-proxy/credential-keeper.js'
+import { imdsHandler } from '../../handlers/host-proxy/imds-server.js'
 import {
   CREDENTIALS_PATH,
   imdsToken,
@@ -141,6 +145,7 @@ describe('IMDS defences kept', () => {
     '/latest/meta-data/iam/security-credentials%2Fapp-role',
     '/2016-09-02/meta-data/iam/security-credentials/app-role',
     '/latest/meta-data/IAM/security-credentials/app-role',
+    '/latest/meta-data/iam/security-credentials/app-role/',
   ])('never hands out the raw credentials for another spelling of their path: %s', async (path) => {
     // Prepare
     const { proxy } = await openScene()
@@ -153,6 +158,45 @@ describe('IMDS defences kept', () => {
 
     // Assess
     expect(body).not.toContain('ASIARAWINSTANCEROLE1')
+  })
+})
+
+describe('the backstop on what IMDS answers', () => {
+  it('replaces credentials IMDS answered under iam/ for a path spelling the proxy does not know', async () => {
+    // Prepare: an IMDS that resolves `app-role.json` to the role's document
+    const rawDocument = JSON.stringify({ Code: 'Success', AccessKeyId: 'ASIARAW', SecretAccessKey: 'raw' })
+    const keeper = new CredentialKeeper({
+      lock: async () => ({
+        accessKeyId: 'ASIALOCKED',
+        secretAccessKey: 'locked',
+        sessionToken: 'token',
+        expiration: new Date(clock.now().getTime() + 3_600_000),
+      }),
+      what: 'role app-role',
+      failureMode: 'closed',
+      retryAfterMs: 60_000,
+      log: { info: () => undefined, error: () => undefined },
+      countFailure: () => undefined,
+      now: () => clock.now(),
+    })
+    const handler = imdsHandler({
+      forward: async () => ({ status: 200, headers: {}, body: Buffer.from(rawDocument) }),
+      keeper,
+      log: { info: () => undefined, error: () => undefined },
+    })
+    const server = createServer((request, response) => void handler(request, response)).listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+
+    // Act
+    const body = await (
+      await fetch(`http://127.0.0.1:${port}/latest/meta-data/iam/security-credentials/app-role.json`)
+    ).text()
+    server.close()
+
+    // Assess
+    expect(body).toContain('ASIALOCKED')
+    expect(body).not.toContain('ASIARAW')
   })
 })
 

@@ -107,7 +107,9 @@ export async function startImdsStandIn(
       return refuse(401, 'Unauthorized')
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') return refuse(405, 'Method Not Allowed')
-    const body = tree()[path]
+    // Lenient as a real IMDS may be: any dated API version, and a trailing slash on a leaf.
+    const latest = path.replace(/^\/\d{4}-\d\d-\d\d\//, '/latest/')
+    const body = tree()[latest] ?? tree()[latest.replace(/\/$/, '')]
     if (body === undefined) return refuse(404, 'Not Found')
     const isJson =
       path.includes('/security-credentials/') || path.endsWith('/document') || path.endsWith('iam/info')
