@@ -138,7 +138,7 @@ export function bundleProxy(outputDir: string): boolean {
     outfile: join(outputDir, PROXY_BUNDLE),
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node18',
     format: 'cjs',
     minify: true,
     legalComments: 'none',
@@ -197,7 +197,9 @@ export function installCommands(
     '[Install]',
     'WantedBy=multi-user.target',
   ]
+  // A subshell: its strict mode must not change how the rest of the instance's user data runs.
   return [
+    '(',
     'set -euo pipefail',
     `command -v node >/dev/null || dnf install -y nodejs || yum install -y nodejs || apt-get install -y nodejs`,
     `command -v iptables >/dev/null || dnf install -y iptables-nft || yum install -y iptables || apt-get install -y iptables`,
@@ -209,6 +211,7 @@ export function installCommands(
     heredoc('/etc/systemd/system/credential-lock-proxy.service', proxyUnit.join('\n')),
     'systemctl daemon-reload',
     'systemctl enable --now credential-lock-imds-redirect.service credential-lock-proxy.service',
+    ')',
   ]
 }
 

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       `Node ${process.version} on ${process.platform}/${process.arch}; IMDS is the local stand-in, STS is moto_server,`,
       'all on loopback.',
       '',
-      row(['bundle (esbuild, node20, CommonJS, minified, AWS SDK inside)', 'bytes']),
+      row(['bundle (esbuild, node18, CommonJS, minified, AWS SDK inside)', 'bytes']),
       row(['---', '--:']),
       row(['on disk', thousands(bytes)]),
       row(['gzipped', thousands(gzipped)]),

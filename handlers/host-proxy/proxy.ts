@@ -4,7 +4,7 @@
  * real parts; tests build theirs.
  */
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { assumeLocked, type FailureMode, type StsCalls } from '../session/locked-session.js'
 import type { JsonLog } from '../session/log-lines.js'
@@ -76,17 +76,26 @@ export async function startProxy(deps: ProxyDeps, listen: readonly ListenAddress
     roles: deps.containerRoles,
     keeperFor: (role) => containerKeepers.get(role) as CredentialKeeper,
   })
-  const servers = await Promise.all(
-    listen.map(async ({ host, port }) => {
-      const server = createServer((request, response) => {
-        const route = request.url?.split('?')[0] === CONTAINER_PATH ? containers : imds
-        void route(request, response)
+  const handle: RequestListener = (request, response) => {
+    const route = request.url?.split('?')[0] === CONTAINER_PATH ? containers : imds
+    void route(request, response)
+  }
+  const [first, ...more] = listen
+  if (first === undefined) throw new Error('The proxy was given no address to listen on.')
+  // The first address must work; a further one (IPv6 loopback on a host without IPv6) is logged and skipped,
+  // since a proxy that does not start leaves every application on the host without IMDS.
+  const servers = [await listenOn(first, handle)]
+  for (const address of more) {
+    try {
+      servers.push(await listenOn(address, handle))
+    } catch (cause) {
+      deps.log.error('The proxy cannot listen on one of its addresses; it serves on the others', {
+        host: address.host,
+        port: address.port,
+        cause: String(cause),
       })
-      server.listen(port, host)
-      await once(server, 'listening')
-      return server
-    }),
-  )
+    }
+  }
   const timer = setInterval(() => {
     for (const each of [instanceKeeper, ...containerKeepers.values()]) void each.renewIfDue()
   }, deps.renewEveryMs)
@@ -115,6 +124,16 @@ export async function startProxy(deps: ProxyDeps, listen: readonly ListenAddress
       )
     },
   }
+}
+
+async function listenOn(address: ListenAddress, handle: RequestListener): Promise<Server> {
+  const server = createServer(handle)
+  server.listen(address.port, address.host)
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([error]) => Promise.reject(error)),
+  ])
+  return server
 }
 
 function urlOf(server: Server): string {

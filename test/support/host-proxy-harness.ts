@@ -73,6 +73,8 @@ export interface SceneOptions {
   readonly containerRoles?: ReadonlyMap<string, string>
   readonly instance?: StandInInstance
   readonly retryAfterMs?: number
+  /** @default one free port on 127.0.0.1 */
+  readonly listen?: readonly { readonly host: string; readonly port: number }[]
 }
 
 export async function startProxyScene(options: SceneOptions): Promise<ProxyScene> {
@@ -99,7 +101,7 @@ export async function startProxyScene(options: SceneOptions): Promise<ProxyScene
       retryAfterMs: options.retryAfterMs ?? 60_000,
       renewEveryMs: 3_600_000,
     },
-    [{ host: '127.0.0.1', port: 0 }],
+    options.listen ?? [{ host: '127.0.0.1', port: 0 }],
   )
   return {
     proxy,
