@@ -36,9 +36,9 @@ export const CONTEXT_KEYS: readonly string[] = [
   'refuseImdsV1',
   'exemptActions',
   'managedPolicyQuota',
+  'bootProvider',
   'demo',
   'sshCidr',
-  'bootProvider',
 ]
 
 /**
