@@ -53,7 +53,8 @@ const VPCE_ID = /^vpce-[0-9a-f]{8,17}$/
 const NOT_VIA_AWS_SERVICE = { 'aws:ViaAWSService': 'false' }
 
 /**
- * The session policy that pins a Lambda function's credentials to where it runs. A session policy only ever
+ * The session policy that pins a Lambda function's credentials (the lockdown) or an instance role's (the host
+ * proxy) to where they run. A session policy only ever
  * narrows the role's own policies, so it allows everything and then refuses: every call whose source address
  * is not this environment's, endpoint calls from other VPCs (per `sourceVpcs`), and `sts:AssumeRole` on the
  * function's own role (else the locked session could fetch an unlocked one). Returns the JSON as STS receives
