@@ -38,7 +38,7 @@ const title = skipReason === undefined ? '' : ` (skipped: ${skipReason})`
 
 describe(`the proxy installed in a network namespace${title}`, () => {
   it.skipIf(skipReason !== undefined)(
-    "gives another user's process locked credentials, and the proxy's own user the real IMDS",
+    "gives another user's process locked credentials, and the proxy's own user the real IMDS, over IPv4 and IPv6",
     { timeout: 180_000 },
     () => {
       // Prepare
@@ -72,7 +72,11 @@ describe(`the proxy installed in a network namespace${title}`, () => {
       expect(answers.other?.AccessKeyId).not.toBe('ASIARAWINSTANCEROLE1')
       expect(answers.other).toMatchObject({ Code: 'Success', Type: 'AWS-HMAC' })
       expect(answers.proxyUser?.AccessKeyId).toBe('ASIARAWINSTANCEROLE1')
+      expect(answers.otherOverIpv6?.AccessKeyId).toBe(answers.other?.AccessKeyId)
+      expect(answers.proxyUserOverIpv6?.AccessKeyId).toBe('ASIARAWINSTANCEROLE1')
       expect(output).toContain('-m owner ! --uid-owner')
+      // With the proxy down, the redirect stays: another user reaches nothing, never the real IMDS.
+      expect(answers.otherWithoutProxy).toEqual({ reached: 'nothing' })
     },
   )
 })
@@ -80,16 +84,17 @@ describe(`the proxy installed in a network namespace${title}`, () => {
 /** The scene, as one bash script run inside the new namespace; answers are printed as `ANSWER <who> <json>`. */
 function namespaceScene(dir: string): string {
   const asUser = (user: string | number) => `setpriv --reuid=${user} --regid=${user} --clear-groups`
-  const credentials = (who: string, user: string | number) =>
+  const credentials = (who: string, user: string | number, imds = '169.254.169.254') =>
     [
-      `TOKEN=$(${asUser(user)} curl -sf -X PUT -H 'x-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)`,
-      `BODY=$(${asUser(user)} curl -sf -H "x-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/iam/security-credentials/app-role)`,
+      `TOKEN=$(${asUser(user)} curl -sf -X PUT -H 'x-aws-ec2-metadata-token-ttl-seconds: 60' http://${imds}/latest/api/token)`,
+      `BODY=$(${asUser(user)} curl -sf -H "x-aws-ec2-metadata-token: $TOKEN" http://${imds}/latest/meta-data/iam/security-credentials/app-role)`,
       `echo "ANSWER ${who} $(echo "$BODY" | tr -d '\\n')"`,
     ].join('\n')
   return `set -euo pipefail
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 ip link set lo up
 ip addr add 169.254.169.254/32 dev lo
+ip -6 addr add fd00:ec2::254/128 dev lo
 moto_server -H 127.0.0.1 -p ${MOTO_PORT} >/dev/null 2>&1 &
 node_modules/.bin/tsx test/support/namespace-stand-ins.ts > ${dir}/stand-ins.json &
 for _ in $(seq 1 150); do
@@ -101,11 +106,20 @@ sh ${dir}/imds-redirect.sh
 iptables -t nat -S OUTPUT
 ${asUser(PROXY_USER)} env AWS_ENDPOINT_URL=http://127.0.0.1:${MOTO_PORT} AWS_REGION=eu-west-1 \\
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \\
-  node ${dir}/${PROXY_BUNDLE} --listen 127.0.0.1:${PROXY_PORT} --address-url "$ADDRESS_URL" --failure closed \\
+  node ${dir}/${PROXY_BUNDLE} --listen 127.0.0.1:${PROXY_PORT} --listen [::1]:${PROXY_PORT} --address-url "$ADDRESS_URL" --failure closed \\
   > ${dir}/proxy.log 2>&1 &
+PROXY_PID=$!
 for _ in $(seq 1 100); do grep -q 'Metadata proxy listening' ${dir}/proxy.log && break; sleep 0.2; done
 cat ${dir}/proxy.log
 ${credentials('other', OTHER_UID)}
 ${credentials('proxyUser', PROXY_USER)}
+${credentials('otherOverIpv6', OTHER_UID, '[fd00:ec2::254]')}
+${credentials('proxyUserOverIpv6', PROXY_USER, '[fd00:ec2::254]')}
+kill $PROXY_PID; wait $PROXY_PID 2>/dev/null || true
+if ${asUser(OTHER_UID)} curl -sf -m 2 http://169.254.169.254/latest/meta-data/ >/dev/null; then
+  echo 'ANSWER otherWithoutProxy {"reached":"imds"}'
+else
+  echo 'ANSWER otherWithoutProxy {"reached":"nothing"}'
+fi
 `
 }
