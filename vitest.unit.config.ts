@@ -15,6 +15,9 @@ export default defineConfig({
     exclude: [
       // Every file that talks to moto_server: this config starts none.
       'test/*.integration.test.ts',
+      'test/integration/**',
+      // CDK synthesis, bundling included: seconds per test and nothing from policy/ or handlers/ to mutate.
+      'test/infra/**',
       'test/plan.test.ts',
       'test/lockdown.test.ts',
       'test/lockdown-bundle.test.ts',
