@@ -3,6 +3,7 @@
  * the real clients. STS is reached through the SDK's default chain for region and endpoint (AWS_REGION,
  * AWS_ENDPOINT_URL), signed with the instance role's raw credentials read from the real IMDS.
  */
+import { hostname } from 'node:os'
 import { STSClient } from '@aws-sdk/client-sts'
 import { addressLookup } from '../session/address-lookup.js'
 import type { AwsCredentials } from '../session/locked-session.js'
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
       containerRoles: config.containerRoles,
       log: consoleJsonLog,
       countFailure: (failureMode) =>
-        writeFailureMetric('HostProxyLockFailed', ['Role', 'instance'], failureMode),
+        writeFailureMetric('HostProxyLockFailed', ['Host', hostname()], failureMode),
       now: () => new Date(),
       retryAfterMs: RETRY_AFTER_MS,
       renewEveryMs: RENEW_EVERY_MS,
