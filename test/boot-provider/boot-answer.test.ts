@@ -42,6 +42,7 @@ describe('the boot answer', () => {
 
     // Assess
     expect(response.statusCode).toBe(200)
+    expect(response.headers).toEqual({ 'content-type': 'application/json' })
     expect(JSON.parse(response.body)).toEqual({ sourceIp: '203.0.113.10', ...NETWORK })
   })
 
@@ -81,5 +82,6 @@ describe('the boot answer', () => {
 
     // Assess
     expect(response.statusCode).toBe(405)
+    expect(JSON.parse(response.body)).toEqual({ message: 'Only GET is answered.' })
   })
 })

@@ -107,6 +107,37 @@ describe('a caller without the right token', () => {
     expect(sts.calls.length).toBe(callsBefore)
   })
 
+  it.each([
+    [{}, 401, 'Missing Authorization token.'],
+    [{ authorization: 'orders-container-token-0123456780' }, 403, 'Invalid Authorization token.'],
+  ] as const)('is answered in JSON: %j gets %i with a message', async (headers, status, message) => {
+    // Prepare
+    const { proxy } = await openScene()
+
+    // Act
+    const response = await fetch(`${proxy.url}${CONTAINER_PATH}`, { headers })
+
+    // Assess
+    expect(response.status).toBe(status)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(await response.json()).toEqual({ Message: message })
+  })
+
+  it('with the right token but another method than GET gets 405 and no credentials', async () => {
+    // Prepare
+    const { proxy } = await openScene()
+
+    // Act
+    const response = await fetch(`${proxy.url}${CONTAINER_PATH}`, {
+      method: 'POST',
+      headers: { authorization: ORDERS_TOKEN },
+    })
+
+    // Assess
+    expect(response.status).toBe(405)
+    expect(await response.json()).toEqual({ Message: 'Only GET is answered.' })
+  })
+
   it("makes the SDK's container provider fail instead of returning credentials", async () => {
     // Prepare
     const { proxy } = await openScene()
@@ -139,6 +170,6 @@ describe('a container role that cannot be locked', () => {
 
     // Assess
     expect(response.status).toBe(500)
-    expect(await response.text()).not.toContain('AccessKeyId')
+    expect(await response.json()).toEqual({ Message: 'The container role could not be locked to this host.' })
   })
 })

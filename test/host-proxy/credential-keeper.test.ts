@@ -84,7 +84,14 @@ describe('renewal before expiry', () => {
     // Assess
     expect([first, later, scene.locks()]).toEqual(['ASIA1', 'ASIA1', 1])
     expect(scene.logs).toEqual([
-      expect.objectContaining({ level: 'INFO', message: 'Credentials locked to this host' }),
+      {
+        level: 'INFO',
+        message: 'Credentials locked to this host',
+        what: 'role arn:aws:iam::123456789012:role/app-role',
+        accessKeyId: 'ASIA1',
+        expiration: '2026-06-01T13:00:00.000Z',
+        lockMs: 0,
+      },
     ])
   })
 
@@ -118,6 +125,41 @@ describe('renewal before expiry', () => {
     expect(
       served.kind === 'locked' && served.credentials.expiration.getTime() - scene.clock.now().getTime(),
     ).toBe(HOUR_MS)
+  })
+
+  it('serves credentials with exactly 15 minutes left, and waits for fresh ones a millisecond later', async () => {
+    // Prepare: the hour STS gives, written out, so the 15 minutes are the issue's, not a constant's
+    const scene = keeperScene('closed')
+    await scene.keeper.current()
+    scene.breakLocking(true)
+
+    // Act
+    scene.clock.advance(45 * 60_000)
+    const atFifteenMinutes = await servedKey(scene.keeper)
+    await settle()
+    scene.clock.advance(1)
+    const justUnder = await servedKey(scene.keeper)
+
+    // Assess
+    expect([atFifteenMinutes, justUnder]).toEqual(['ASIA1', 'none'])
+  })
+
+  it('does not renew with exactly 30 minutes left, and does a millisecond later', async () => {
+    // Prepare
+    const scene = keeperScene('closed')
+    await scene.keeper.current()
+
+    // Act
+    scene.clock.advance(30 * 60_000)
+    await scene.keeper.current()
+    await scene.keeper.renewIfDue()
+    await settle()
+    const atThirtyMinutes = scene.locks()
+    scene.clock.advance(1)
+    await scene.keeper.renewIfDue()
+
+    // Assess
+    expect([atThirtyMinutes, scene.locks()]).toEqual([1, 2])
   })
 
   it('renews on the timer without a request, and only when due', async () => {
