@@ -192,6 +192,7 @@ describe('the backstop on what IMDS answers', () => {
     const body = await (
       await fetch(`http://127.0.0.1:${port}/latest/meta-data/iam/security-credentials/app-role.json`)
     ).text()
+    server.closeAllConnections()
     server.close()
 
     // Assess
