@@ -10,6 +10,11 @@ export interface PlanInstance {
   readonly running: boolean
   /** Carries the opt-in tag. */
   readonly optedIn: boolean
+  /**
+   * A tag that misses the opt-in tag only by case or spaces, named for the report.
+   * @default none
+   */
+  readonly optInNearMiss?: string | undefined
   /** Its metadata service answers without a session token (HttpTokens optional, endpoint enabled). */
   readonly imdsV1Allowed: boolean
   /** The EKS cluster its tags say it is a node of. */
@@ -190,7 +195,9 @@ function unlockedReason(
   failure: PlanFacts['failures'][number] | undefined,
 ): string {
   if (failure) return 'its role could not be locked (see the error)'
-  if (!instance.optedIn && !facts.everyInstanceOptedIn) return 'not opted in'
+  if (!instance.optedIn && !facts.everyInstanceOptedIn) {
+    return instance.optInNearMiss === undefined ? 'not opted in' : `not opted in: ${instance.optInNearMiss}`
+  }
   return 'the controller did not lock it'
 }
 
