@@ -10,6 +10,12 @@ import { runPlanCommand } from './plan-command.js'
 import { planAccount } from './preflight.js'
 import { resolvePlanRegion } from './region.js'
 
+// A reader that stops early (`| head`) closes the pipe: that ends the output, it is not an error to report.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  process.exit()
+})
+
 // The only place the plan reads the environment and builds clients: the default credential chain, the SDK's
 // region chain, and AWS_ENDPOINT_URL honoured by the SDK itself.
 process.exitCode = await runPlanCommand(process.argv.slice(2), {
