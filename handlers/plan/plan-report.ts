@@ -252,7 +252,7 @@ function overBudgetRisk(
   if (decision?.form === undefined && left.length > 0) {
     return {
       kind: 'over-budget',
-      finding: `No lock fits beside the role's own policies, so ${ids(left)} stay unlocked.`,
+      finding: `No lock fits beside the role's own policies, so ${ids(left)} ${left.length === 1 ? 'stays' : 'stay'} unlocked.`,
       why: WHY['over-budget'],
       instanceIds: left.map((i) => i.instanceId),
     }

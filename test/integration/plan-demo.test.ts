@@ -35,7 +35,7 @@ describe('npm run plan:demo', () => {
     )
     expect(stdout).toMatch(/^warehouse: no lock, none fits$/m)
     expect(stdout).toMatch(
-      /^ {2}risk {9}No lock fits beside the role's own policies, so i-\w+ stay unlocked\.$/m,
+      /^ {2}risk {9}No lock fits beside the role's own policies, so i-\w+ stays unlocked\.$/m,
     )
     expect(stdout).toMatch(/^1 role to change, 2 instances locked, 4 unprotected, 4 risks\.$/m)
   }, 120_000)
