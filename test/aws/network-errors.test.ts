@@ -1,24 +1,12 @@
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { describe, expect, it } from 'vitest'
 import { explainUnreachable } from '../../handlers/aws/network-errors.js'
-
-/** A loopback port nothing listens on: bound, read, closed. */
-async function closedLoopbackPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (address === null || typeof address === 'string') throw new Error('no loopback port')
-  return address.port
-}
+import { freeLoopbackPort } from '../support/moto.js'
 
 describe('an AWS endpoint that does not answer', () => {
   it('is one sentence naming the endpoint and what to check, for the error the SDK really throws', async () => {
     // Prepare
-    const endpointUrl = `http://127.0.0.1:${await closedLoopbackPort()}`
+    const endpointUrl = `http://127.0.0.1:${await freeLoopbackPort()}`
     const sts = new STSClient({
       region: 'eu-west-1',
       endpoint: endpointUrl,

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, inject, it } from 'vitest'
+import { freeLoopbackPort } from '../support/moto.js'
 
 const run = promisify(execFile)
 const PLAN_BIN = new URL('../../bin/credential-lock-plan.js', import.meta.url).pathname
@@ -55,11 +54,7 @@ describe('the plan command as a newcomer runs it', () => {
 
   it('names the endpoint it could not reach and what to check, in one sentence', async () => {
     // Prepare: a loopback port nothing listens on.
-    const server = createServer().listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const { port } = server.address() as { port: number }
-    server.close()
-    await once(server, 'close')
+    const port = await freeLoopbackPort()
 
     // Act
     const { code, stdout, stderr } = await plan([], {

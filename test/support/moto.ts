@@ -120,7 +120,8 @@ export async function resetMoto(endpoint: string): Promise<void> {
   if (!response.ok) throw new Error(`moto reset failed with HTTP ${response.status}`)
 }
 
-async function freeLoopbackPort(): Promise<number> {
+/** A loopback port nothing listens on now: bound, read and closed again. */
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer()
   server.listen(0, LOOPBACK)
   await once(server, 'listening')

@@ -22,6 +22,7 @@ import { INLINE_POLICY_BUDGET } from '../../policy/lock/index.js'
 import {
   buildDefendersWorld,
   type DefendersWorld,
+  EC2_TRUST_POLICY,
   launchOnRole,
   OPT_IN_TAG,
   required,
@@ -114,12 +115,7 @@ async function buildFullRole(
   await iam.send(
     new CreateRoleCommand({
       RoleName: FULL_ROLE,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      }),
+      AssumeRolePolicyDocument: EC2_TRUST_POLICY,
     }),
   )
   await iam.send(
