@@ -1,8 +1,8 @@
 /**
  * `npm run bench:lockdown`: what the in-function lockdown adds to a Lambda function, measured on this machine:
  * its bundle size, its cold-start cost and its session policy's size. It prints figures; it never fails on them.
- * Progress goes to stderr; the report to stdout as aligned tables, or as markdown for README.md and docs/ with
- * `npm run bench:lockdown -- --markdown`.
+ * Progress goes to stderr; the report to stdout as aligned tables, or with `npm run bench:lockdown -- --markdown`
+ * as the markdown docs/lambda-functions.md is refreshed from.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
