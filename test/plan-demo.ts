@@ -7,9 +7,10 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { EC2Client } from '@aws-sdk/client-ec2'
+import { EKSClient } from '@aws-sdk/client-eks'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { quietControllerOutput, withMoto } from './support/defenders-session.js'
-import { buildPlanDemoWorld, FULL_ROLE } from './support/plan-world.js'
+import { buildPlanDemoWorld, EKS_CLUSTER, FULL_ROLE } from './support/plan-world.js'
 
 const REGION = 'us-east-1'
 const PLAN_BIN = new URL('../bin/credential-lock-plan.js', import.meta.url).pathname
@@ -27,6 +28,7 @@ async function planDemo(args: readonly string[]): Promise<number> {
     const { world, trish, karen, frank } = await buildPlanDemoWorld({
       ec2: new EC2Client(clientConfig),
       iam: new IAMClient(clientConfig),
+      eks: new EKSClient(clientConfig),
     })
     process.stderr.write(
       [
@@ -36,6 +38,8 @@ async function planDemo(args: readonly string[]): Promise<number> {
         `    matt ${world.matt.instanceId} (not opted in), trish ${trish.instanceId} (behind a transit gateway, ` +
           `opted in), karen ${karen.instanceId} (tagged credential-lock=Enabled by hand)`,
         `  role ${FULL_ROLE}: frank ${frank.instanceId} (opted in; the role's own policies fill its quotas)`,
+        `  EKS cluster ${EKS_CLUSTER}, public endpoint, its managed nodes on role ${world.role.roleName}; ` +
+          'only the opted-in instances require IMDSv2',
         'moto hands out public addresses from 127.0.0.0/8; on AWS they are the real public ones.',
         `Running: AWS_ENDPOINT_URL=${endpoint} npx credential-lock-plan ${args.join(' ')}`.trimEnd(),
         '',

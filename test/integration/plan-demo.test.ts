@@ -33,10 +33,13 @@ describe('npm run plan:demo', () => {
     expect(stdout).toMatch(
       /^ {2}unprotected {2}i-\w+ {2}not opted in: tag credential-lock=Enabled; the lock tag value is "enabled"$/m,
     )
+    expect(stdout).toMatch(
+      /^ {2}risk {9}EKS cluster avengers uses this role for its nodes and has a public endpoint/m,
+    )
     expect(stdout).toMatch(/^warehouse: no lock, none fits$/m)
     expect(stdout).toMatch(
       /^ {2}risk {9}No lock fits beside the role's own policies, so i-\w+ stays unlocked\.$/m,
     )
-    expect(stdout).toMatch(/^1 role to change, 2 instances locked, 4 unprotected, 4 risks\.$/m)
+    expect(stdout).toMatch(/^1 role to change, 2 instances locked, 4 unprotected, 5 risks\.$/m)
   }, 120_000)
 })

@@ -10,7 +10,9 @@ import {
   CreateTagsCommand,
   CreateTransitGatewayCommand,
   type EC2Client,
+  ModifyInstanceMetadataOptionsCommand,
 } from '@aws-sdk/client-ec2'
+import { CreateClusterCommand, CreateNodegroupCommand, type EKSClient } from '@aws-sdk/client-eks'
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
@@ -32,6 +34,7 @@ import {
 
 const TRANSIT_SUBNET_CIDR = '10.0.3.0/24'
 export const FULL_ROLE = 'warehouse'
+export const EKS_CLUSTER = 'avengers'
 /** IAM's default quota of managed policies per role, all taken by the full role's own. */
 const MANAGED_POLICY_QUOTA = 10
 /** AWS managed policies moto knows (startMoto loads them), attached to fill the full role's quota. */
@@ -60,9 +63,13 @@ export interface PlanDemoWorld {
 
 /**
  * The Defenders world (Luke public, Danny behind the NAT gateway, both opted in; Matt not opted in) plus Trish
- * behind a transit gateway, Karen with a near-miss tag, and Frank on a role with no room left for a lock.
+ * behind a transit gateway, Karen with a near-miss tag, Frank on a role with no room left for a lock, and the EKS
+ * cluster avengers with a public endpoint whose managed nodes use the Defenders role. The opted-in instances
+ * require IMDSv2; Matt, Karen and Frank do not.
  */
-export async function buildPlanDemoWorld(clients: WorldClients): Promise<PlanDemoWorld> {
+export async function buildPlanDemoWorld(
+  clients: WorldClients & { readonly eks: EKSClient },
+): Promise<PlanDemoWorld> {
   const world = await buildDefendersWorld(clients)
   const transitSubnetId = await subnetBehindTransitGateway(clients.ec2, world.vpcId)
   const trish = await launchOnRole(
@@ -82,6 +89,26 @@ export async function buildPlanDemoWorld(clients: WorldClients): Promise<PlanDem
     clients.ec2,
     { ...world, instanceProfile: fullProfile },
     { subnet: 'public', name: 'frank', optedIn: true },
+  )
+  for (const { instanceId } of [world.luke, world.danny, trish]) {
+    await clients.ec2.send(
+      new ModifyInstanceMetadataOptionsCommand({ InstanceId: instanceId, HttpTokens: 'required' }),
+    )
+  }
+  await clients.eks.send(
+    new CreateClusterCommand({
+      name: EKS_CLUSTER,
+      roleArn: `arn:aws:iam::${world.accountId}:role/eks-cluster`,
+      resourcesVpcConfig: { subnetIds: [world.privateSubnet.subnetId] },
+    }),
+  )
+  await clients.eks.send(
+    new CreateNodegroupCommand({
+      clusterName: EKS_CLUSTER,
+      nodegroupName: 'workers',
+      nodeRole: world.role.roleArn,
+      subnets: [world.privateSubnet.subnetId],
+    }),
   )
   return { world, trish, karen, frank }
 }
