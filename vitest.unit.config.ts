@@ -15,6 +15,9 @@ export default defineConfig({
     exclude: [
       // Every file that talks to moto_server: this config starts none.
       'test/*.integration.test.ts',
+      'test/integration/**',
+      // CDK synth, like test/infra.test.ts.
+      'test/infra/**',
       'test/plan.test.ts',
       'test/lockdown.test.ts',
       'test/lockdown-bundle.test.ts',
