@@ -88,7 +88,7 @@ function printEnd(results: readonly ChapterResult[], region: string): boolean {
   const finalLock = results.at(-1)?.lockDocument
   console.log(
     `\nThe lock the controller left on role "${DEFENDERS}" (inline policy ${lockPolicyName(region)}): ` +
-      `${describeLock(lockShape(finalLock))}${finalLock === undefined ? '' : `, statements ${statementIds(finalLock)}`}`,
+      describeLock(lockShape(finalLock)),
   )
   if (finalLock !== undefined) {
     console.log(
@@ -108,11 +108,6 @@ function printEnd(results: readonly ChapterResult[], region: string): boolean {
   // performance.now() counts from this process's start: module loading and moto's start-up included.
   console.log(paint('dim', `Finished in ${(performance.now() / 1000).toFixed(1)} s.`))
   return ok
-}
-
-function statementIds(document: string): string {
-  const statements = (JSON.parse(document) as { Statement?: { Sid?: string }[] }).Statement ?? []
-  return statements.map((statement, index) => statement.Sid ?? `#${index + 1}`).join(', ')
 }
 
 async function demo(): Promise<boolean> {
