@@ -93,3 +93,49 @@ describe("the plan's region", () => {
     )
   })
 })
+
+describe("the plan's region, at its edges", () => {
+  const never = () => Promise.reject(new Error('the SDK chain must not be asked'))
+
+  it('takes a variable without its surrounding spaces, and skips a blank one', async () => {
+    // Act
+    const [trimmed, blankFirst] = [
+      await resolvePlanRegion({ AWS_REGION: ' eu-west-1 ' }, never),
+      await resolvePlanRegion({ AWS_REGION: ' ', AWS_DEFAULT_REGION: ' eu-north-1 ' }, never),
+    ]
+
+    // Assess
+    expect([trimmed, blankFirst]).toEqual(['eu-west-1', 'eu-north-1'])
+  })
+
+  it("takes the SDK's answer without its surrounding spaces", async () => {
+    // Act
+    const region = await resolvePlanRegion({}, () => Promise.resolve(' ap-south-1 '))
+
+    // Assess
+    expect(region).toBe('ap-south-1')
+  })
+
+  it('refuses a blank answer from the SDK, and keeps what the SDK said as the cause', async () => {
+    // Prepare
+    const env = {
+      AWS_PROFILE: ' audit ',
+      AWS_CONFIG_FILE: ' /etc/aws/config ',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }
+    const missing = new Error('Region is missing')
+
+    // Act
+    const [blank, failed] = await Promise.all([
+      resolvePlanRegion(env, () => Promise.resolve(' ')).catch((error: unknown) => error),
+      resolvePlanRegion(env, () => Promise.reject(missing)).catch((error: unknown) => error),
+    ])
+
+    // Assess
+    const sentence =
+      'AWS_REGION is not set, nor AWS_DEFAULT_REGION, and profile "audit" in /etc/aws/config names no region: ' +
+      'set AWS_REGION, or run aws configure set region <region> --profile audit.'
+    expect(blank).toMatchObject({ name: 'ConfigError', message: sentence })
+    expect(failed).toMatchObject({ name: 'ConfigError', message: sentence, cause: missing })
+  })
+})
