@@ -1,61 +1,27 @@
 import { describe, expect, it } from 'vitest'
-import type { DecisionLine } from '../../handlers/aws/reconciler.js'
-import { buildPlanReport, type PlanFacts, renderPlanText } from '../../handlers/plan/plan-report.js'
-
-const FRANK = 'i-0a1b2c3d4e5f60003'
-const KAREN = 'i-0a1b2c3d4e5f60004'
-
-function facts(overrides: Partial<PlanFacts>): PlanFacts {
-  return {
-    accountId: '123456789012',
-    region: 'us-east-1',
-    lockTag: { key: 'credential-lock', value: 'enabled' },
-    everyInstanceOptedIn: false,
-    decisions: [],
-    failures: [],
-    instances: [],
-    clusters: [],
-    otherInlineChars: new Map(),
-    ...overrides,
-  }
-}
-
-function instance(instanceId: string, overrides: Partial<PlanFacts['instances'][number]> = {}) {
-  return {
-    instanceId,
-    roleName: 'warehouse',
-    running: true,
-    optedIn: true,
-    imdsV1Allowed: false,
-    eksClusterName: undefined,
-    ...overrides,
-  }
-}
+import { buildPlanReport, renderPlanText } from '../../handlers/plan/plan-report.js'
+import { decision, facts, instance, JESSICA, MATT } from '../support/plan-facts.js'
 
 /** The controller's line for a role whose own policies leave no room for any lock. */
-const NOTHING_FITS: DecisionLine = {
-  roleName: 'warehouse',
+const NOTHING_FITS = decision('warehouse', {
   action: 'unchanged',
   form: undefined,
   policyChars: 0,
-  managedPolicies: 0,
-  dryRun: true,
   reason: '1 unprotected',
-  eventIds: ['plan'],
   instances: [
     {
-      instanceId: FRANK,
+      instanceId: JESSICA,
       outcome: 'unprotected',
       reason: "the role's policy budget holds only 0 locked instances: move some to another role",
     },
   ],
-  functions: [],
-}
+})
+const NO_OPTED_IN = { ...NOTHING_FITS, instances: [], reason: 'no opted-in instance uses this role' }
 
 describe('the plan of a role no lock fits', () => {
   it('says no lock fits, not that none is needed, and names the instances left unlocked', () => {
     // Prepare
-    const input = facts({ decisions: [NOTHING_FITS], instances: [instance(FRANK)] })
+    const input = facts({ decisions: [NOTHING_FITS], instances: [instance(JESSICA, 'warehouse')] })
 
     // Act
     const report = buildPlanReport(input)
@@ -65,8 +31,8 @@ describe('the plan of a role no lock fits', () => {
     expect(report.roles[0]?.risks).toEqual([
       expect.objectContaining({
         kind: 'over-budget',
-        finding: `No lock fits beside the role's own policies, so ${FRANK} stays unlocked.`,
-        instanceIds: [FRANK],
+        finding: `No lock fits beside the role's own policies, so ${JESSICA} stays unlocked.`,
+        instanceIds: [JESSICA],
       }),
     ])
     expect(text).toMatch(/^warehouse: no lock, none fits$/m)
@@ -75,8 +41,8 @@ describe('the plan of a role no lock fits', () => {
   it('still says none is needed for a role without opted-in instances', () => {
     // Prepare
     const input = facts({
-      decisions: [{ ...NOTHING_FITS, instances: [], reason: 'no opted-in instance uses this role' }],
-      instances: [instance(FRANK, { optedIn: false })],
+      decisions: [NO_OPTED_IN],
+      instances: [instance(MATT, 'warehouse', { optedIn: false })],
     })
 
     // Act
@@ -84,7 +50,7 @@ describe('the plan of a role no lock fits', () => {
 
     // Assess
     expect(text).toMatch(/^warehouse: no lock, none needed$/m)
-    expect(text).toMatch(new RegExp(`^ {2}unprotected {2}${FRANK} {2}not opted in$`, 'm'))
+    expect(text).toMatch(new RegExp(`^ {2}unprotected {2}${MATT} {2}not opted in$`, 'm'))
   })
 })
 
@@ -93,14 +59,14 @@ describe('the plan of an instance whose tag nearly opts it in', () => {
     // Prepare
     const hint = 'tag credential-lock=Enabled; the lock tag value is "enabled"'
     const input = facts({
-      decisions: [{ ...NOTHING_FITS, instances: [], reason: 'no opted-in instance uses this role' }],
-      instances: [instance(KAREN, { optedIn: false, optInNearMiss: hint })],
+      decisions: [NO_OPTED_IN],
+      instances: [instance(MATT, 'warehouse', { optedIn: false, optInNearMiss: hint })],
     })
 
     // Act
     const [role] = buildPlanReport(input).roles
 
     // Assess
-    expect(role?.unprotected).toEqual([{ instanceId: KAREN, reason: `not opted in: ${hint}` }])
+    expect(role?.unprotected).toEqual([{ instanceId: MATT, reason: `not opted in: ${hint}` }])
   })
 })
