@@ -1,5 +1,6 @@
 import { type App, Validations } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
+import { BootProvider } from './boot-provider.js'
 import { flag, lockPropsFromContext, organizationFromContext } from './context.js'
 import { CredentialLockStack } from './credential-lock-stack.js'
 import { DemoStack, sshCidrFromContext } from './demo-stack.js'
@@ -24,6 +25,7 @@ export async function buildApp(app: App): Promise<CredentialLockApp> {
   const lockProps = lockPropsFromContext(app.node)
   const settings = organizationFromContext(app.node)
   const lock = new CredentialLockStack(app, 'CredentialLock', { lock: lockProps })
+  if (flag(app.node, 'bootProvider')) new BootProvider(lock, 'BootProvider')
   const demo = flag(app.node, 'demo')
     ? new DemoStack(app, 'CredentialLockDemo', {
         sshCidr: await sshCidrFromContext(app.node),
