@@ -1,0 +1,282 @@
+import { Logger } from '@aws-lambda-powertools/logger'
+import type { Metrics } from '@aws-lambda-powertools/metrics'
+import {
+  DescribeInstancesCommand,
+  DescribeRegionsCommand,
+  EC2Client,
+  EC2ServiceException,
+} from '@aws-sdk/client-ec2'
+import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
+import { DecodeAuthorizationMessageCommand, STSClient } from '@aws-sdk/client-sts'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { type CanaryConfig, parseCanaryValue, runCanary } from '../../handlers/canary/canary-check.js'
+
+const CONFIG: CanaryConfig = {
+  credentialsParameter: '/credential-lock/canary/credentials',
+  measurementParameter: '/credential-lock/canary/time-to-lock',
+  staleAfterMs: 15 * 60_000,
+  timeToLockLimitMs: 5 * 60_000,
+}
+const INSTANCE_ID = 'i-0123456789abcdef0'
+const LAUNCHED_AT = new Date('2026-12-07T03:00:00Z')
+const NOW = new Date('2026-12-07T03:02:30Z')
+
+// Instance mocks: the Lambda's own EC2 client and the thief's must answer differently.
+const clients = { ssm: new SSMClient({}), ec2: new EC2Client({}), sts: new STSClient({}) }
+const ssm = mockClient(clients.ssm)
+const ec2 = mockClient(clients.ec2)
+const sts = mockClient(clients.sts)
+const stolenEc2 = new EC2Client({})
+const stolen = mockClient(stolenEc2)
+
+/** What the instance's script writes: IMDS's credential document under `credentials`. */
+function canaryValue(expiration = '2026-12-07T09:00:00Z'): string {
+  return JSON.stringify({
+    instanceId: INSTANCE_ID,
+    credentials: {
+      Code: 'Success',
+      LastUpdated: '2026-12-07T03:00:40Z',
+      Type: 'AWS-HMAC',
+      AccessKeyId: 'ASIAEXAMPLECANARY',
+      SecretAccessKey: 'secret',
+      Token: 'token',
+      Expiration: expiration,
+    },
+  })
+}
+
+function refusal(name: string, message: string): EC2ServiceException {
+  return new EC2ServiceException({ name, message, $fault: 'client', $metadata: {} })
+}
+
+function givenParameter(writtenAt: Date, value = canaryValue()): void {
+  ssm
+    .on(GetParameterCommand, { Name: CONFIG.credentialsParameter })
+    .resolves({ Parameter: { Value: value, LastModifiedDate: writtenAt } })
+}
+
+function givenMeasured(instanceId: string | undefined): void {
+  const call = ssm.on(GetParameterCommand, { Name: CONFIG.measurementParameter })
+  if (instanceId === undefined) call.rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }))
+  else call.resolves({ Parameter: { Value: JSON.stringify({ instanceId, timeToLockSeconds: 70 }) } })
+}
+
+function run() {
+  const metrics = { addMetric: vi.fn(), publishStoredMetrics: vi.fn() }
+  const logger = new Logger({ logLevel: 'SILENT' })
+  const info = vi.spyOn(logger, 'info')
+  const decision = runCanary({
+    ...clients,
+    ec2With: () => stolenEc2,
+    logger,
+    metrics: metrics as unknown as Metrics,
+    config: CONFIG,
+    now: () => NOW,
+  })
+  const published = () =>
+    Object.fromEntries(metrics.addMetric.mock.calls.map(([name, , value]) => [name, value]))
+  return { decision, published, info, metrics }
+}
+
+beforeEach(() => {
+  for (const mock of [ssm, ec2, sts, stolen]) mock.reset()
+  ec2.on(DescribeInstancesCommand).resolves({
+    Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, LaunchTime: LAUNCHED_AT }] }],
+  })
+})
+
+describe('stolen credentials refused by an explicit deny: the lock holds', () => {
+  it('publishes CanaryLockHolds 1 and, on the first refusal of a new instance, the seconds since its launch', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured('i-0previousinstance0')
+    stolen
+      .on(DescribeRegionsCommand)
+      .rejects(
+        refusal(
+          'UnauthorizedOperation',
+          `You are not authorized to perform this operation. User: arn:aws:sts::111122223333:assumed-role/canary/${INSTANCE_ID} is not authorized to perform: ec2:DescribeRegions with an explicit deny in an identity-based policy`,
+        ),
+      )
+
+    // Act
+    const { decision, published, info } = run()
+
+    // Assess
+    expect(await decision).toMatchObject({ verdict: 'holds', lockHolds: 1, timeToLockSeconds: 150 })
+    expect(published()).toEqual({ CanaryLockHolds: 1, CanaryOwnCallsWork: 1, CanaryTimeToLock: 150 })
+    const remembered = ssm.commandCalls(PutParameterCommand)[0]?.args[0].input
+    expect(remembered?.Name).toBe(CONFIG.measurementParameter)
+    expect(JSON.parse(remembered?.Value ?? '{}')).toMatchObject({
+      instanceId: INSTANCE_ID,
+      timeToLockSeconds: 150,
+    })
+    expect(info).toHaveBeenCalledWith('canary decision', expect.objectContaining({ verdict: 'holds' }))
+  })
+
+  it('measures an instance once: later refusals publish no time-to-lock', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured(INSTANCE_ID)
+    stolen
+      .on(DescribeRegionsCommand)
+      .rejects(refusal('UnauthorizedOperation', 'with an explicit deny in an identity-based policy'))
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).timeToLockSeconds).toBeUndefined()
+    expect(published()).toEqual({ CanaryLockHolds: 1, CanaryOwnCallsWork: 1 })
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0)
+  })
+
+  it('decodes an encoded EC2 refusal with STS to tell an explicit deny apart', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured(INSTANCE_ID)
+    stolen
+      .on(DescribeRegionsCommand)
+      .rejects(
+        refusal(
+          'UnauthorizedOperation',
+          'You are not authorized to perform this operation. Encoded authorization failure message: AbC-123',
+        ),
+      )
+    sts
+      .on(DecodeAuthorizationMessageCommand, { EncodedMessage: 'AbC-123' })
+      .resolves({ DecodedMessage: JSON.stringify({ allowed: false, explicitDeny: true }) })
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('holds')
+  })
+
+  it('counts a refusal without an explicit deny as no proof: CanaryLockHolds 0', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured(INSTANCE_ID)
+    stolen
+      .on(DescribeRegionsCommand)
+      .rejects(
+        refusal(
+          'UnauthorizedOperation',
+          'because no identity-based policy allows the ec2:DescribeRegions action',
+        ),
+      )
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('does-not-hold')
+    expect(published().CanaryLockHolds).toBe(0)
+  })
+})
+
+describe('stolen credentials that work from outside: the alarm metric', () => {
+  it('publishes CanaryLockHolds 0 once the time-to-lock limit after launch has passed', async () => {
+    // Prepare
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        { Instances: [{ InstanceId: INSTANCE_ID, LaunchTime: new Date('2026-12-07T02:50:00Z') }] },
+      ],
+    })
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured(undefined)
+    stolen.on(DescribeRegionsCommand).resolves({ Regions: [{ RegionName: 'eu-west-1' }] })
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('does-not-hold')
+    expect(published()).toEqual({ CanaryLockHolds: 0, CanaryOwnCallsWork: 1 })
+  })
+
+  it('publishes CanaryLockHolds 0 at once when an instance already refused works again: the lock was lost', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured(INSTANCE_ID)
+    stolen.on(DescribeRegionsCommand).resolves({ Regions: [] })
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).reason).toMatch(/lock was lost/)
+    expect(published().CanaryLockHolds).toBe(0)
+  })
+
+  it('publishes no lock verdict while a new instance is within the limit: the lock is still arriving', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenMeasured('i-0previousinstance0')
+    stolen.on(DescribeRegionsCommand).resolves({ Regions: [] })
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('locking')
+    expect(published()).toEqual({ CanaryOwnCallsWork: 1 })
+  })
+})
+
+describe("the canary instance's own calls", () => {
+  it('publishes CanaryOwnCallsWork 0 when the instance has not written its parameter for longer than the limit', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T02:40:00Z'))
+    givenMeasured(INSTANCE_ID)
+    stolen.on(DescribeRegionsCommand).rejects(refusal('UnauthorizedOperation', 'with an explicit deny'))
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('holds')
+    expect(published().CanaryOwnCallsWork).toBe(0)
+  })
+
+  it('publishes CanaryOwnCallsWork 0 and tries nothing when the parameter was never written', async () => {
+    // Prepare
+    ssm.on(GetParameterCommand).rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }))
+
+    // Act
+    const { decision, published } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+    expect(published()).toEqual({ CanaryOwnCallsWork: 0 })
+    expect(stolen.commandCalls(DescribeRegionsCommand)).toHaveLength(0)
+  })
+
+  it('tries nothing with expired credentials', async () => {
+    // Prepare
+    givenParameter(new Date('2026-12-07T03:01:00Z'), canaryValue('2026-12-07T03:00:00Z'))
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+    expect(stolen.commandCalls(DescribeRegionsCommand)).toHaveLength(0)
+  })
+})
+
+describe('the parameter the instance writes', () => {
+  it('reads IMDS credential fields and refuses anything else', () => {
+    expect(parseCanaryValue(canaryValue())?.credentials).toMatchObject({
+      accessKeyId: 'ASIAEXAMPLECANARY',
+      sessionToken: 'token',
+      expiration: new Date('2026-12-07T09:00:00Z'),
+    })
+    expect(parseCanaryValue('not json')).toBeUndefined()
+    expect(
+      parseCanaryValue(JSON.stringify({ instanceId: INSTANCE_ID, credentials: { AccessKeyId: 'x' } })),
+    ).toBeUndefined()
+  })
+})
