@@ -1,6 +1,6 @@
 import { type App, Validations } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
-import { flag, lockPropsFromContext } from './context.js'
+import { canaryFromContext, flag, lockPropsFromContext } from './context.js'
 import { CredentialLockStack } from './credential-lock-stack.js'
 import { DemoStack, sshCidrFromContext } from './demo-stack.js'
 
@@ -15,7 +15,10 @@ export interface CredentialLockApp {
  * environment-agnostic, so synth needs no credentials and makes no lookups.
  */
 export async function buildApp(app: App): Promise<CredentialLockApp> {
-  const lock = new CredentialLockStack(app, 'CredentialLock', { lock: lockPropsFromContext(app.node) })
+  const lock = new CredentialLockStack(app, 'CredentialLock', {
+    lock: lockPropsFromContext(app.node),
+    canary: canaryFromContext(app.node),
+  })
   const demo = flag(app.node, 'demo')
     ? new DemoStack(app, 'CredentialLockDemo', {
         sshCidr: await sshCidrFromContext(app.node),
