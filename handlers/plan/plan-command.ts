@@ -1,12 +1,16 @@
 import { explainFailure, type PlanReport, renderPlanJson, renderPlanText } from './plan-report.js'
+import type { VerifyReport } from './verify.js'
+import { printVerifyReport } from './verify-report.js'
 
-export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all]
+export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all | --verify]
 
 Reads the account with your AWS credentials (read-only) and prints, per instance role, the lock the
 controller would write, what it would leave unprotected and why, and the risks it can see.
 
   --json   the same report as JSON, for scripts
   --all    what if every instance with an instance profile opted in
+  --verify ask IAM's policy simulator whether the locks already written refuse and allow what they
+           intend; exits 2 if any verdict is not (docs/verify.md)
 
 Region: AWS_REGION or AWS_DEFAULT_REGION. Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default
 credential-lock=enabled), as deployed. AWS_ENDPOINT_URL points every client elsewhere (e.g. moto).
@@ -20,16 +24,19 @@ export interface PlanArguments {
   readonly json: boolean
   readonly all: boolean
   readonly help: boolean
+  readonly verify: boolean
 }
 
 export function readPlanArguments(argv: readonly string[]): PlanArguments {
-  const known = new Set(['--json', '--all', '--help', '-h'])
+  const known = new Set(['--json', '--all', '--verify', '--help', '-h'])
   const unknown = argv.find((arg) => !known.has(arg))
-  if (unknown !== undefined) throw new UsageError(`Unknown option ${unknown}: use --json, --all or --help.`)
+  if (unknown !== undefined)
+    throw new UsageError(`Unknown option ${unknown}: use --json, --all, --verify or --help.`)
   return {
     json: argv.includes('--json'),
     all: argv.includes('--all'),
     help: argv.includes('--help') || argv.includes('-h'),
+    verify: argv.includes('--verify'),
   }
 }
 
@@ -37,6 +44,8 @@ export function readPlanArguments(argv: readonly string[]): PlanArguments {
 export interface PlanCommandIo {
   /** Reads the environment's settings and the account; may throw for either. */
   readonly plan: (everyInstanceOptedIn: boolean) => Promise<PlanReport>
+  /** IAM's simulator verdicts on the locks already written (`--verify`). */
+  readonly verify?: () => Promise<VerifyReport>
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
 }
@@ -49,6 +58,7 @@ export async function runPlanCommand(argv: readonly string[], io: PlanCommandIo)
       io.stdout(PLAN_USAGE)
       return 0
     }
+    if (args.verify && io.verify) return printVerifyReport(await io.verify(), args.json, io.stdout)
     const report = await io.plan(args.all)
     io.stdout(args.json ? renderPlanJson(report) : renderPlanText(report))
     return 0

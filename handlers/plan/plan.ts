@@ -7,6 +7,7 @@ import { STSClient } from '@aws-sdk/client-sts'
 import { readConfig } from '../aws/config.js'
 import { runPlanCommand } from './plan-command.js'
 import { planAccount } from './preflight.js'
+import { verifyLocks } from './verify.js'
 
 // The only place the plan reads the environment and builds clients: the default credential chain, and
 // AWS_ENDPOINT_URL honoured by the SDK itself.
@@ -25,6 +26,19 @@ process.exitCode = await runPlanCommand(process.argv.slice(2), {
       },
       config,
       { everyInstanceOptedIn, now: new Date() },
+    )
+  },
+  verify: () => {
+    const config = readConfig(process.env)
+    const clientConfig = { region: config.region, maxAttempts: 6 }
+    return verifyLocks(
+      {
+        ec2: new EC2Client(clientConfig),
+        iam: new IAMClient(clientConfig),
+        sts: new STSClient(clientConfig),
+      },
+      config,
+      new Date(),
     )
   },
   stdout: (text) => process.stdout.write(text),
