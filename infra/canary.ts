@@ -300,7 +300,7 @@ export class StolenCredentialCanary extends Construct {
  * The instance's part, with no agent to install: a systemd timer that reads the role credentials from IMDSv2
  * and writes them, with the AWS CLI Amazon Linux 2023 ships and those very credentials, into the parameter.
  */
-function handOverUserData(region: string): UserData {
+export function handOverUserData(region: string): UserData {
   const userData = UserData.forLinux()
   userData.addCommands(
     "cat > /usr/local/bin/credential-lock-canary <<'SCRIPT'",
