@@ -5,6 +5,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions'
 import {
   AmazonLinuxCpuType,
   BlockDeviceVolume,
+  EbsDeviceVolumeType,
   InstanceClass,
   InstanceSize,
   InstanceType,
@@ -21,7 +22,7 @@ import {
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events'
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets'
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam'
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs'
+import { LogGroup, QueryDefinition, QueryString, RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { ITopic } from 'aws-cdk-lib/aws-sns'
 import { StringParameter } from 'aws-cdk-lib/aws-ssm'
 import { Construct } from 'constructs'
@@ -147,7 +148,12 @@ export class StolenCredentialCanary extends Construct {
       requireImdsv2: true,
       httpPutResponseHopLimit: 1,
       userData: handOverUserData(Stack.of(this).region),
-      blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(8, { encrypted: true }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: BlockDeviceVolume.ebs(8, { encrypted: true, volumeType: EbsDeviceVolumeType.GP3 }),
+        },
+      ],
     })
     const group = new AutoScalingGroup(this, 'Instance', {
       vpc,
@@ -246,6 +252,24 @@ export class StolenCredentialCanary extends Construct {
         CANARY_TIME_TO_LOCK_LIMIT_SECONDS: String(timeToLockLimit.toSeconds()),
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
+    })
+    new QueryDefinition(this, 'HistoryQuery', {
+      queryDefinitionName: 'credential-lock/canary history',
+      queryString: new QueryString({
+        fields: [
+          '@timestamp',
+          'verdict',
+          'instanceId',
+          'lockHolds',
+          'ownCallsWork',
+          'timeToLockSeconds',
+          'reason',
+        ],
+        filterStatements: ["message = 'canary decision'"],
+        sort: '@timestamp desc',
+        limit: 1000,
+      }),
+      logGroups: [logGroup],
     })
     new Rule(this, 'Schedule', {
       description: 'credential-lock: the canary tries the handed-over credentials',
