@@ -1,16 +1,15 @@
 import { explainFailure, type PlanReport, renderPlanJson, renderPlanText } from './plan-report.js'
 import type { VerifyReport } from './verify.js'
-import { printVerifyReport } from './verify-report.js'
+import { printVerifyReport, VERIFY_OPTION, VERIFY_USAGE } from './verify-report.js'
 
-export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all | --verify]
+export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all]
 
 Reads the account with your AWS credentials (read-only) and prints, per instance role, the lock the
 controller would write, what it would leave unprotected and why, and the risks it can see.
 
   --json   the same report as JSON, for scripts
   --all    what if every instance with an instance profile opted in
-  --verify ask IAM's policy simulator whether the locks already written refuse and allow what they
-           intend; exits 2 if any verdict is not (docs/verify.md)
+${VERIFY_USAGE}
 
 Region: AWS_REGION or AWS_DEFAULT_REGION. Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default
 credential-lock=enabled), as deployed. AWS_ENDPOINT_URL points every client elsewhere (e.g. moto).
@@ -24,19 +23,16 @@ export interface PlanArguments {
   readonly json: boolean
   readonly all: boolean
   readonly help: boolean
-  readonly verify: boolean
 }
 
 export function readPlanArguments(argv: readonly string[]): PlanArguments {
-  const known = new Set(['--json', '--all', '--verify', '--help', '-h'])
+  const known = new Set(['--json', '--all', '--help', '-h'])
   const unknown = argv.find((arg) => !known.has(arg))
-  if (unknown !== undefined)
-    throw new UsageError(`Unknown option ${unknown}: use --json, --all, --verify or --help.`)
+  if (unknown !== undefined) throw new UsageError(`Unknown option ${unknown}: use --json, --all or --help.`)
   return {
     json: argv.includes('--json'),
     all: argv.includes('--all'),
     help: argv.includes('--help') || argv.includes('-h'),
-    verify: argv.includes('--verify'),
   }
 }
 
@@ -53,12 +49,14 @@ export interface PlanCommandIo {
 /** The command's story: parse, plan, print one report; or print one sentence. Returns the exit code. */
 export async function runPlanCommand(argv: readonly string[], io: PlanCommandIo): Promise<number> {
   try {
-    const args = readPlanArguments(argv)
+    const args = readPlanArguments(argv.filter((arg) => arg !== VERIFY_OPTION))
     if (args.help) {
       io.stdout(PLAN_USAGE)
       return 0
     }
-    if (args.verify && io.verify) return printVerifyReport(await io.verify(), args.json, io.stdout)
+    if (argv.includes(VERIFY_OPTION) && io.verify) {
+      return printVerifyReport(await io.verify(), args.json, io.stdout)
+    }
     const report = await io.plan(args.all)
     io.stdout(args.json ? renderPlanJson(report) : renderPlanText(report))
     return 0

@@ -1,6 +1,11 @@
 import { VERIFY_PERMISSIONS, type VerifyReport } from './verify.js'
 import { OUTSIDE_ADDRESS, PROBE_ACTION } from './verify-cases.js'
 
+/** The option, read apart from the plan's own so that the plan's options stay as they were. */
+export const VERIFY_OPTION = '--verify'
+export const VERIFY_USAGE = `  --verify ask IAM's policy simulator whether the locks already written refuse and allow what they
+           intend; exits 2 if any verdict is not (docs/verify.md)`
+
 /** Whether every verdict is what the lock intends; "cannot judge" rows are reported, not failed. */
 export function verifyPassed(report: VerifyReport): boolean {
   return report.rows.every((row) => row.judgement !== 'NOT AS INTENDED')
