@@ -40,9 +40,9 @@ export const CONTEXT_KEYS: readonly string[] = [
   'refuseImdsV1',
   'exemptActions',
   'managedPolicyQuota',
+  ...CANARY_KEYS,
   'demo',
   'sshCidr',
-  ...CANARY_KEYS,
 ]
 
 /**
