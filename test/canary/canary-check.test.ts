@@ -21,6 +21,7 @@ const CONFIG: CanaryConfig = {
 const INSTANCE_ID = 'i-0123456789abcdef0'
 const LAUNCHED_AT = new Date('2026-12-07T03:00:00Z')
 const NOW = new Date('2026-12-07T03:02:30Z')
+const WRITTEN_RECENTLY = new Date('2026-12-07T03:01:00Z')
 
 // Instance mocks: the Lambda's own EC2 client and the thief's must answer differently.
 const clients = { ssm: new SSMClient({}), ec2: new EC2Client({}), sts: new STSClient({}) }
@@ -56,6 +57,11 @@ function givenParameter(writtenAt: Date, value = canaryValue()): void {
     .resolves({ Parameter: { Value: value, LastModifiedDate: writtenAt } })
 }
 
+/** The thief's call refused the way EC2 refuses it, with this message. */
+function givenRefusal(message: string): void {
+  stolen.on(DescribeRegionsCommand).rejects(refusal('UnauthorizedOperation', message))
+}
+
 function givenMeasured(instanceId: string | undefined): void {
   const call = ssm.on(GetParameterCommand, { Name: CONFIG.measurementParameter })
   if (instanceId === undefined) call.rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }))
@@ -89,16 +95,11 @@ beforeEach(() => {
 describe('stolen credentials refused by an explicit deny: the lock holds', () => {
   it('publishes CanaryLockHolds 1 and, on the first refusal of a new instance, the seconds since its launch', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured('i-0previousinstance0')
-    stolen
-      .on(DescribeRegionsCommand)
-      .rejects(
-        refusal(
-          'UnauthorizedOperation',
-          `You are not authorized to perform this operation. User: arn:aws:sts::111122223333:assumed-role/canary/${INSTANCE_ID} is not authorized to perform: ec2:DescribeRegions with an explicit deny in an identity-based policy`,
-        ),
-      )
+    givenRefusal(
+      `You are not authorized to perform this operation. User: arn:aws:sts::111122223333:assumed-role/canary/${INSTANCE_ID} is not authorized to perform: ec2:DescribeRegions with an explicit deny in an identity-based policy`,
+    )
 
     // Act
     const { decision, published, info } = run()
@@ -117,11 +118,9 @@ describe('stolen credentials refused by an explicit deny: the lock holds', () =>
 
   it('measures an instance once: later refusals publish no time-to-lock', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured(INSTANCE_ID)
-    stolen
-      .on(DescribeRegionsCommand)
-      .rejects(refusal('UnauthorizedOperation', 'with an explicit deny in an identity-based policy'))
+    givenRefusal('with an explicit deny in an identity-based policy')
 
     // Act
     const { decision, published } = run()
@@ -134,16 +133,11 @@ describe('stolen credentials refused by an explicit deny: the lock holds', () =>
 
   it('decodes an encoded EC2 refusal with STS to tell an explicit deny apart', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured(INSTANCE_ID)
-    stolen
-      .on(DescribeRegionsCommand)
-      .rejects(
-        refusal(
-          'UnauthorizedOperation',
-          'You are not authorized to perform this operation. Encoded authorization failure message: AbC-123',
-        ),
-      )
+    givenRefusal(
+      'You are not authorized to perform this operation. Encoded authorization failure message: AbC-123',
+    )
     sts
       .on(DecodeAuthorizationMessageCommand, { EncodedMessage: 'AbC-123' })
       .resolves({ DecodedMessage: JSON.stringify({ allowed: false, explicitDeny: true }) })
@@ -157,16 +151,9 @@ describe('stolen credentials refused by an explicit deny: the lock holds', () =>
 
   it('counts a refusal without an explicit deny as no proof: CanaryLockHolds 0', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured(INSTANCE_ID)
-    stolen
-      .on(DescribeRegionsCommand)
-      .rejects(
-        refusal(
-          'UnauthorizedOperation',
-          'because no identity-based policy allows the ec2:DescribeRegions action',
-        ),
-      )
+    givenRefusal('because no identity-based policy allows the ec2:DescribeRegions action')
 
     // Act
     const { decision, published } = run()
@@ -185,7 +172,7 @@ describe('stolen credentials that work from outside: the alarm metric', () => {
         { Instances: [{ InstanceId: INSTANCE_ID, LaunchTime: new Date('2026-12-07T02:50:00Z') }] },
       ],
     })
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured(undefined)
     stolen.on(DescribeRegionsCommand).resolves({ Regions: [{ RegionName: 'eu-west-1' }] })
 
@@ -199,7 +186,7 @@ describe('stolen credentials that work from outside: the alarm metric', () => {
 
   it('publishes CanaryLockHolds 0 at once when an instance already refused works again: the lock was lost', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured(INSTANCE_ID)
     stolen.on(DescribeRegionsCommand).resolves({ Regions: [] })
 
@@ -213,7 +200,7 @@ describe('stolen credentials that work from outside: the alarm metric', () => {
 
   it('publishes no lock verdict while a new instance is within the limit: the lock is still arriving', async () => {
     // Prepare
-    givenParameter(new Date('2026-12-07T03:01:00Z'))
+    givenParameter(WRITTEN_RECENTLY)
     givenMeasured('i-0previousinstance0')
     stolen.on(DescribeRegionsCommand).resolves({ Regions: [] })
 
@@ -231,7 +218,7 @@ describe("the canary instance's own calls", () => {
     // Prepare
     givenParameter(new Date('2026-12-07T02:40:00Z'))
     givenMeasured(INSTANCE_ID)
-    stolen.on(DescribeRegionsCommand).rejects(refusal('UnauthorizedOperation', 'with an explicit deny'))
+    givenRefusal('with an explicit deny')
 
     // Act
     const { decision, published } = run()
