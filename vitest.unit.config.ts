@@ -22,6 +22,9 @@ export default defineConfig({
       'test/support.test.ts',
       'test/infra.test.ts',
       'test/nag.test.ts',
+      // The folders the layout keeps for moto_server and for CDK synthesis.
+      'test/integration/**',
+      'test/infra/**',
       '**/node_modules/**',
     ],
   },
