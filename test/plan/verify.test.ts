@@ -207,6 +207,40 @@ describe('the requests --verify sends for a locked role', () => {
     })
   })
 
+  it("asks a restarted instance's old credentials from its own address, so only the tombstone can refuse them", () => {
+    // Prepare
+    const restartedAt = at(-5 * MINUTE)
+    const role = {
+      ...lockedRole(),
+      tombstones: new Map([[WEB_A.instanceId, { since: restartedAt, issuedBefore: restartedAt }]]),
+    }
+
+    // Act
+    const [tombstone] = casesFor(role, SCOPE, T0).filter((each) => each.path === 'tombstoned credentials')
+
+    // Assess
+    expect(tombstone?.expected).toBe('refused')
+    expect(contextOf(tombstone?.request ?? {})).toMatchObject({
+      'aws:SourceIp': WEB_A.publicIp,
+      'aws:TokenIssueTime': at(-6 * MINUTE).toISOString(),
+      'aws:EC2InstanceSourcePrivateIPv4': WEB_A.privateIp,
+    })
+  })
+
+  it('asks no own-address case of an instance without a public IPv4 (behind a NAT gateway)', () => {
+    // Prepare
+    const role = lockedRole()
+    const privateOnly = { ...role, instances: role.instances.map((each) => ({ ...each, publicIpv4s: [] })) }
+
+    // Act
+    const paths = casesFor(privateOnly, SCOPE, T0).map((each) => each.path)
+
+    // Assess
+    expect(paths).not.toContain('own public address')
+    expect(paths).not.toContain("sibling's address")
+    expect(paths).toContain('own VPC endpoint')
+  })
+
   it('asks no sibling case of a compact lock, where siblings share the role addresses by design', () => {
     // Act
     const cases = casesFor(lockedRole(webLock(), 'compact'), SCOPE, T0)
