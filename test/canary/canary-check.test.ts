@@ -53,7 +53,7 @@ function refusal(name: string, message: string): EC2ServiceException {
 
 function givenParameter(writtenAt: Date, value = canaryValue()): void {
   ssm
-    .on(GetParameterCommand, { Name: CONFIG.credentialsParameter })
+    .on(GetParameterCommand, { Name: CONFIG.credentialsParameter, WithDecryption: true })
     .resolves({ Parameter: { Value: value, LastModifiedDate: writtenAt } })
 }
 
@@ -72,6 +72,7 @@ function run() {
   const metrics = { addMetric: vi.fn(), publishStoredMetrics: vi.fn() }
   const logger = new Logger({ logLevel: 'SILENT' })
   const info = vi.spyOn(logger, 'info')
+  const warn = vi.spyOn(logger, 'warn')
   const decision = runCanary({
     ...clients,
     ec2With: () => stolenEc2,
@@ -82,14 +83,15 @@ function run() {
   })
   const published = () =>
     Object.fromEntries(metrics.addMetric.mock.calls.map(([name, , value]) => [name, value]))
-  return { decision, published, info, metrics }
+  return { decision, published, info, warn, metrics }
 }
 
 beforeEach(() => {
   for (const mock of [ssm, ec2, sts, stolen]) mock.reset()
-  ec2.on(DescribeInstancesCommand).resolves({
-    Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, LaunchTime: LAUNCHED_AT }] }],
-  })
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] })
+  ec2
+    .on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: [INSTANCE_ID] }] })
+    .resolves({ Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, LaunchTime: LAUNCHED_AT }] }] })
 })
 
 describe('stolen credentials refused by an explicit deny: the lock holds', () => {
@@ -108,8 +110,9 @@ describe('stolen credentials refused by an explicit deny: the lock holds', () =>
     expect(await decision).toMatchObject({ verdict: 'holds', lockHolds: 1, timeToLockSeconds: 150 })
     expect(published()).toEqual({ CanaryLockHolds: 1, CanaryOwnCallsWork: 1, CanaryTimeToLock: 150 })
     const remembered = ssm.commandCalls(PutParameterCommand)[0]?.args[0].input
-    expect(remembered?.Name).toBe(CONFIG.measurementParameter)
-    expect(JSON.parse(remembered?.Value ?? '{}')).toMatchObject({
+    expect(remembered).toMatchObject({ Name: CONFIG.measurementParameter, Type: 'String', Overwrite: true })
+    expect(JSON.parse(remembered?.Value ?? '{}')).toEqual({
+      measuredAt: NOW.toISOString(),
       instanceId: INSTANCE_ID,
       timeToLockSeconds: 150,
     })
@@ -265,5 +268,161 @@ describe('the parameter the instance writes', () => {
     expect(
       parseCanaryValue(JSON.stringify({ instanceId: INSTANCE_ID, credentials: { AccessKeyId: 'x' } })),
     ).toBeUndefined()
+  })
+})
+
+describe('what the canary cannot use', () => {
+  it.each([
+    ['not JSON', 'not json'],
+    ['no instance id', JSON.stringify({ credentials: JSON.parse(canaryValue()).credentials })],
+    ...['AccessKeyId', 'SecretAccessKey', 'Token', 'Expiration'].map((field) => {
+      const value = JSON.parse(canaryValue())
+      value.credentials[field] = 7
+      return [`a ${field} that is not text`, JSON.stringify(value)]
+    }),
+    ['an expiration that is no date', canaryValue().replace('2026-12-07T09:00:00Z', 'tomorrow')],
+  ])('reads a parameter with %s as no credentials', (_, value) => {
+    expect(parseCanaryValue(value)).toBeUndefined()
+  })
+
+  it('tries nothing and counts own calls as failing when the parameter holds no credentials, and says so', async () => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY, 'not json')
+
+    // Act
+    const { decision, published, warn } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+    expect(published()).toEqual({ CanaryOwnCallsWork: 0 })
+    expect(warn).toHaveBeenCalledWith('canary parameter unreadable', {
+      parameter: CONFIG.credentialsParameter,
+    })
+    expect(stolen.commandCalls(DescribeRegionsCommand)).toHaveLength(0)
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0)
+  })
+
+  it('reads a parameter without a modification date as not written', async () => {
+    // Prepare
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: canaryValue() } })
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+  })
+
+  it('tries nothing with credentials that expire this very moment', async () => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY, canaryValue(NOW.toISOString()))
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+  })
+
+  it('counts credentials AWS no longer accepts (AuthFailure) as nothing tried', async () => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY)
+    stolen
+      .on(DescribeRegionsCommand)
+      .rejects(refusal('AuthFailure', 'AWS was not able to validate the provided access credentials'))
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('untested')
+  })
+
+  it('fails the run on any other error (throttling, network), for the next run to try again', async () => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY)
+    stolen.on(DescribeRegionsCommand).rejects(refusal('RequestLimitExceeded', 'Request limit exceeded.'))
+
+    // Act / Assess
+    await expect(run().decision).rejects.toThrow('Request limit exceeded.')
+  })
+
+  it('fails the run when SSM fails for another reason than a missing parameter', async () => {
+    // Prepare
+    ssm.on(GetParameterCommand).rejects(new Error('ThrottlingException'))
+
+    // Act / Assess
+    await expect(run().decision).rejects.toThrow('ThrottlingException')
+  })
+
+  it.each([
+    ['says no explicit deny', JSON.stringify({ allowed: false, explicitDeny: false })],
+    ['is not JSON', 'garbled'],
+  ])('counts an encoded refusal whose decoded message %s as no proof', async (_, decoded) => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY)
+    givenMeasured(INSTANCE_ID)
+    givenRefusal(
+      'You are not authorized to perform this operation. Encoded authorization failure message: AbC-123',
+    )
+    sts
+      .on(DecodeAuthorizationMessageCommand, { EncodedMessage: 'AbC-123' })
+      .resolves({ DecodedMessage: decoded })
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).verdict).toBe('does-not-hold')
+  })
+})
+
+describe("the canary's memory of the measured instance", () => {
+  it.each([
+    ['not JSON', 'garbled'],
+    ['no instance id', JSON.stringify({ timeToLockSeconds: 70 })],
+  ])('reads a measurement that is %s as none, and measures again', async (_, value) => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY)
+    ssm
+      .on(GetParameterCommand, { Name: CONFIG.measurementParameter })
+      .resolves({ Parameter: { Value: value } })
+    givenRefusal('with an explicit deny in an identity-based policy')
+
+    // Act
+    const { decision } = run()
+
+    // Assess
+    expect((await decision).timeToLockSeconds).toBe(150)
+  })
+
+  it('fails the run when the measurement cannot be read for another reason', async () => {
+    // Prepare
+    givenParameter(WRITTEN_RECENTLY)
+    ssm
+      .on(GetParameterCommand, { Name: CONFIG.measurementParameter })
+      .rejects(new Error('AccessDeniedException'))
+    givenRefusal('with an explicit deny in an identity-based policy')
+
+    // Act / Assess
+    await expect(run().decision).rejects.toThrow('AccessDeniedException')
+  })
+
+  it('reads the launch time of the instance named in the parameter only', async () => {
+    // Prepare: EC2 does not know the instance
+    ec2.reset()
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] })
+    givenParameter(WRITTEN_RECENTLY)
+    givenMeasured(undefined)
+    givenRefusal('with an explicit deny in an identity-based policy')
+
+    // Act
+    const { decision } = run()
+
+    // Assess: no launch time, so no measurement
+    expect((await decision).timeToLockSeconds).toBeUndefined()
+    expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input).toEqual({
+      Filters: [{ Name: 'instance-id', Values: [INSTANCE_ID] }],
+    })
   })
 })
