@@ -220,7 +220,7 @@ describe('the requests --verify sends for a locked role', () => {
 
     // Assess
     expect(tombstone?.expected).toBe('refused')
-    expect(contextOf(tombstone?.request ?? {})).toMatchObject({
+    expect(contextOf((tombstone as VerifyCase).request)).toMatchObject({
       'aws:SourceIp': WEB_A.publicIp,
       'aws:TokenIssueTime': at(-6 * MINUTE).toISOString(),
       'aws:EC2InstanceSourcePrivateIPv4': WEB_A.privateIp,
