@@ -4,43 +4,16 @@ import { AwsSolutionsChecks } from 'cdk-nag'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CANARY_CREDENTIALS_PARAMETER, CANARY_MEASUREMENT_PARAMETER } from '../../infra/canary.js'
 import { buildApp, type CredentialLockApp } from '../../infra/cdk-app.js'
+import { ACCOUNT, rolePoliciesNamed } from '../support/cdk-template.js'
 import { type ApiCall, type RolePolicy, type Verdict, verdict } from '../support/simulate.js'
 
-const ACCOUNT = '123456789012'
-const REGION = 'eu-west-1'
+const REGION = 'us-east-1'
 const PARAMETER_ARN = (name: string) => `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`
 // Functions are not bundled: the template is the same but for the asset hash.
 const CANARY_ON = { 'aws:cdk:bundling-stacks': [], canary: 'true' }
 
 function appWith(context: Record<string, unknown>): Promise<CredentialLockApp> {
   return buildApp(new App({ context }))
-}
-
-/** A template value as CloudFormation would deploy it in {@link ACCOUNT}, {@link REGION}. */
-function deployed(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(deployed)
-  if (typeof value !== 'object' || value === null) return value
-  const object = value as Record<string, unknown>
-  const pseudo: Record<string, string> = {
-    'AWS::Partition': 'aws',
-    'AWS::AccountId': ACCOUNT,
-    'AWS::Region': REGION,
-  }
-  if (typeof object.Ref === 'string') return pseudo[object.Ref] ?? object.Ref
-  const join = object['Fn::Join'] as [string, unknown[]] | undefined
-  if (join) return (deployed(join[1]) as string[]).join(join[0])
-  return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, deployed(inner)]))
-}
-
-function rolePolicies(template: Template, roleIdPrefix: string): RolePolicy[] {
-  const [role] = Object.keys(template.findResources('AWS::IAM::Role')).filter((id) =>
-    id.startsWith(roleIdPrefix),
-  )
-  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } })
-  return Object.entries(policies).map(([name, policy]) => ({
-    name,
-    document: deployed(policy.Properties.PolicyDocument) as object,
-  }))
 }
 
 function verdictOf(policies: RolePolicy[], roleName: string, call: ApiCall): Promise<Verdict> {
@@ -125,7 +98,7 @@ describe('the canary instance (canary=true)', () => {
 
   it('may make only the harmless call and write its own parameter', async () => {
     // Prepare
-    const policies = rolePolicies(template, 'CanaryInstanceRole')
+    const policies = rolePoliciesNamed(template, 'CanaryInstanceRole')
     const ask = (call: ApiCall) => verdictOf(policies, 'canary-instance', call)
 
     // Act
@@ -174,7 +147,7 @@ describe('the canary Lambda (canary=true)', () => {
 
   it('reads the handed-over credentials but cannot write them, and records only its own measurement', async () => {
     // Prepare
-    const policies = rolePolicies(template, 'CanaryLambdaRole')
+    const policies = rolePoliciesNamed(template, 'CanaryLambdaRole')
     const ask = (call: ApiCall) => verdictOf(policies, 'canary-lambda', call)
 
     // Act
