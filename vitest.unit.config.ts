@@ -23,7 +23,7 @@ export const everyTest = {
 export const unitTests = {
   ...everyTest,
   name: 'unit',
-  include: ['test/{policy,aws,controller,plan,lockdown,canary}/**/*.test.ts'],
+  include: ['test/{policy,aws,controller,plan,lockdown,host-proxy,boot-provider,canary}/**/*.test.ts'],
 }
 
 export default defineConfig({

@@ -1,5 +1,6 @@
 import { type App, Validations } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
+import { BootProvider } from './boot-provider.js'
 import { canaryFromContext, flag, lockPropsFromContext } from './context.js'
 import { CredentialLockStack } from './credential-lock-stack.js'
 import { DemoStack, sshCidrFromContext } from './demo-stack.js'
@@ -19,6 +20,7 @@ export async function buildApp(app: App): Promise<CredentialLockApp> {
     lock: lockPropsFromContext(app.node),
     canary: canaryFromContext(app.node),
   })
+  if (flag(app.node, 'bootProvider')) new BootProvider(lock, 'BootProvider')
   const demo = flag(app.node, 'demo')
     ? new DemoStack(app, 'CredentialLockDemo', {
         sshCidr: await sshCidrFromContext(app.node),

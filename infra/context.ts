@@ -29,10 +29,7 @@ const LOCK_KEYS = [
 /** The stolen-credential canary's settings: off unless `canary=true`. */
 const CANARY_KEYS = ['canary', 'canaryVpcId', 'canarySubnetId', 'canaryTimeToLockLimit'] as const
 
-/**
- * Every context key the app reads. `knownEgress` to `managedPolicyQuota` are read by work in progress on
- * other branches; they are listed now so a deployment that already sets them is not refused.
- */
+/** Every context key the app reads: the lock's props, its structured settings, the canary's and the demo's. */
 export const CONTEXT_KEYS: readonly string[] = [
   ...LOCK_KEYS,
   'knownEgress',
@@ -40,6 +37,7 @@ export const CONTEXT_KEYS: readonly string[] = [
   'refuseImdsV1',
   'exemptActions',
   'managedPolicyQuota',
+  'bootProvider',
   ...CANARY_KEYS,
   'demo',
   'sshCidr',
