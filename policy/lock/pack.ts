@@ -22,9 +22,17 @@ export function documentCapacities(budget: LockBudget): number[] {
   ]
 }
 
-/** The key of one instance or function in a placement: IDs of the two kinds never collide. */
+/** The key of one instance or function: IDs of the two kinds never collide. */
 export function unitKey(subject: StatementPlan['subject'], id: string): string {
   return `${subject}:${id}`
+}
+
+/**
+ * The key of one unit's share of one statement in a placement: the unit and the statement's Sid without the
+ * suffix that keeps Sids unique within a document (a unit is in at most one statement of each Sid).
+ */
+export function placementKey(unit: string, sid: string | undefined): string {
+  return `${unit}#${(sid ?? '').replace(/x\d+$/, '')}`
 }
 
 /**
@@ -54,6 +62,8 @@ interface Item {
   readonly unit: string
   readonly plan: number
   readonly id: string
+  /** Its placement key (see placementKey). */
+  readonly key: string
 }
 
 class Packer {
@@ -69,22 +79,33 @@ class Packer {
   ) {
     this.prefixes = { instance: instanceArnPrefix(scope), function: functionArnPrefix(scope) }
     const units = new Map<string, Item[]>()
-    for (const [plan, { subject, ids }] of plans.entries()) {
+    for (const [plan, { subject, ids, render }] of plans.entries()) {
+      const sample = ids.slice(0, 1)
+      const match = subject === 'function' ? functionMatch : instanceMatch
+      const sid = sample.length > 0 ? render(match(this.prefixes[subject], sample), sample).Sid : undefined
       for (const id of [...ids].sort()) {
         const unit = unitKey(subject, id)
-        units.set(unit, [...(units.get(unit) ?? []), { unit, plan, id }])
+        const item = { unit, plan, id, key: placementKey(unit, sid) }
+        units.set(unit, [...(units.get(unit) ?? []), item])
       }
     }
     this.items = [...units.values()].flat()
   }
 
   pack(placement: ReadonlyMap<string, number>): string[] | undefined {
-    // Units keep their document, as many as still fit there (a unit's addresses may have grown).
+    // Each statement share stays in its document, a new one (a tombstone) goes to its unit's first document, as
+    // many as still fit there (a unit's addresses may have grown).
+    const home = new Map<string, number>()
+    for (const [key, index] of placement) {
+      const unit = key.slice(0, key.lastIndexOf('#'))
+      home.set(unit, Math.min(index, home.get(unit) ?? index))
+    }
     for (const [index] of this.capacities.entries()) {
-      this.fill(
-        index,
-        this.items.filter((item) => placement.get(item.unit) === index),
-      )
+      let staying = this.items.filter((item) => (placement.get(item.key) ?? home.get(item.unit)) === index)
+      while (staying.length > 0) {
+        // One that no longer fits waits for a new place; the ones after it may still fit.
+        staying = staying.slice(this.fill(index, staying) + 1)
+      }
     }
     const placed = new Set(this.bins.flat())
     let waiting = this.items.filter((item) => !placed.has(item))

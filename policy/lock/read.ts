@@ -1,7 +1,7 @@
 /** Reading back what the controller's own policies say. */
 import { ARN_KEY, FUNCTION_ARN_KEY, FUNCTION_NAME, INSTANCE_ID } from './arns.js'
 import { COMPACT_SID, type CurrentLock, type TombstoneEntry } from './facts.js'
-import { unitKey } from './pack.js'
+import { placementKey, unitKey } from './pack.js'
 import { TOMBSTONE_SID } from './tombstones.js'
 
 /**
@@ -33,16 +33,18 @@ export function readLock(documents: string | undefined | readonly (string | unde
 }
 
 /**
- * Which document (0 the inline policy, then the managed parts in order) names each instance and function, by
- * unit key: the packer keeps every one where it is, so a launch or a termination rewrites only its own document.
+ * Which document (0 the inline policy, then the managed parts in order) holds each instance's and function's
+ * share of each statement, by placement key: the packer keeps every one where it is, so a launch or a termination
+ * rewrites only the documents it lands in.
  */
 export function readPlacement(documents: readonly (string | undefined)[]): Map<string, number> {
   const placement = new Map<string, number>()
   for (const [index, document] of documents.entries()) {
     for (const statement of parseStatements(document)) {
       const { instanceIds, functionNames } = namedIn(statement)
-      for (const id of instanceIds) placement.set(unitKey('instance', id), index)
-      for (const name of functionNames) placement.set(unitKey('function', name), index)
+      for (const id of instanceIds) placement.set(placementKey(unitKey('instance', id), statement.Sid), index)
+      for (const name of functionNames)
+        placement.set(placementKey(unitKey('function', name), statement.Sid), index)
     }
   }
   return placement
