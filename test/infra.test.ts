@@ -448,6 +448,12 @@ describe('CredentialLock stack with default settings (bundled once)', () => {
         Resource: accountArn('role/*'),
       },
       {
+        Sid: 'ReadAccountIamInBulk',
+        Effect: 'Allow',
+        Action: 'iam:GetAccountAuthorizationDetails',
+        Resource: '*',
+      },
+      {
         Sid: 'WriteOwnLockPolicy',
         Effect: 'Allow',
         Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'],

@@ -7,6 +7,7 @@ import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import { ManagedPartCache } from '../../handlers/aws/iam-roles.js'
 import { createHandler } from '../../handlers/controller/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
 import { enforceInlineQuota } from './inline-quota.js'
@@ -118,6 +119,7 @@ export function controllerUnderTest(
     }),
     config: { ...readConfig({ AWS_REGION: 'us-east-1' }), ...options.config },
     now: () => new Date(Date.now() + offsetMs),
+    managedPartCache: new ManagedPartCache(),
   })
   return {
     handler,
