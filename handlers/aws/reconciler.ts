@@ -30,7 +30,7 @@ import {
   instancesOfInterfaces,
   withEgress,
 } from './ec2-truth.js'
-import { isPermanent } from './errors.js'
+import { isPermanent, MissingPermissionError } from './errors.js'
 import { readDelivered, type Trigger } from './events.js'
 import { functionFacts, type ListedFunction, listFunctions, optedInFunctions } from './function-truth.js'
 import {
@@ -218,14 +218,25 @@ function roleReading(deps: ControllerDeps): RoleReading {
   }
 }
 
-function bulkRead(deps: ControllerDeps): Promise<AccountIam> {
+/**
+ * The bulk read of IAM, or undefined when IAM refuses it (an SCP or permissions boundary may deny
+ * iam:GetAccountAuthorizationDetails): the batch then reads role by role, as correct and only dearer.
+ */
+async function bulkRead(deps: ControllerDeps): Promise<AccountIam | undefined> {
   const { iam, config, managedPartCache } = deps
-  return readAccountIam(iam, config.region, lockPolicyName(config.region), managedPartCache)
+  try {
+    return await readAccountIam(iam, config.region, lockPolicyName(config.region), managedPartCache)
+  } catch (error) {
+    if (!(error instanceof MissingPermissionError)) throw error
+    deps.logger.warn('bulk read of IAM refused: reading role by role', { error })
+    return undefined
+  }
 }
 
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {
   const everyRole = triggers.some((t) => t.reach === 'all-roles')
   let account = everyRole ? await bulkRead(deps) : undefined
+  let bulkTried = everyRole
   const profileRoles = account?.profileRoles ?? (await instanceProfileRoles(deps.iam))
   const reading: Ec2Reading = {
     ec2: deps.ec2,
@@ -274,7 +285,10 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     for (const fn of listed ?? []) roles.add(fn.roleName)
   }
 
-  if (account === undefined && roles.size >= BULK_READ_ROLES) account = await bulkRead(deps)
+  if (!bulkTried && roles.size >= BULK_READ_ROLES) {
+    bulkTried = true
+    account = await bulkRead(deps)
+  }
   // A role whose last instance profile or function went still carries its lock: reconciled like any other.
   for (const [roleName, role] of account?.roles ?? []) if (carriesOwnPolicy(role)) roles.add(roleName)
   const policies = await readOwnPolicies(roleReading(deps), roles, account)
