@@ -72,7 +72,8 @@ export function accountIamOf(
     { readonly roleName: string; readonly part: number; readonly policy: ManagedPolicyDetail }
   >()
   for (const policy of policyDetails) {
-    const named = /^(.+)-(\d+)$/.exec(policy.PolicyName ?? '')
+    // moto 5.2.1 leaves PolicyName out of this call's answer; the ARN ends with the name either way.
+    const named = /^(.+)-(\d+)$/.exec(policy.PolicyName ?? policy.Arn?.split('/').pop() ?? '')
     if (!named?.[1] || !policy.Arn || policy.Path !== path) continue
     partsByArn.set(policy.Arn, { roleName: named[1], part: Number(named[2]), policy })
   }

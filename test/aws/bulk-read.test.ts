@@ -208,3 +208,18 @@ describe('a policy document from the bulk read', () => {
     expect(account.profileRoles.size).toBe(0)
   })
 })
+
+describe('a managed policy the bulk read names by ARN only', () => {
+  it('is known by the name its ARN ends with, as moto 5.2.1 answers', () => {
+    // Prepare: moto leaves PolicyName out of the Policies list.
+    const [, second] = recordedPages()
+    const policies = (second?.Policies ?? []).map(({ PolicyName: _, ...rest }) => rest)
+    const roles = recordedPages()[0]?.RoleDetailList ?? []
+
+    // Act
+    const account = accountIamOf(roles, policies, REGION, OWN)
+
+    // Assess
+    expect(account.roles.get('web')?.own.parts.map(({ part }) => part.arn)).toEqual([PART_ARN])
+  })
+})

@@ -5,16 +5,22 @@
  */
 import { describe, expect, it } from 'vitest'
 import {
-  type CurrentLock,
-  decideLock,
   type FunctionFacts,
   type InstanceFacts,
-  type LockBudget,
-  type LockDecision,
   lockPolicyName,
   readLock,
   readPlacement,
 } from '../../../policy/lock/index.js'
+import {
+  decideFleet,
+  documentsOf,
+  evenFleet,
+  FLEET_NAT,
+  FLEET_ROLE,
+  type FleetDecision,
+  worker,
+  writesBetween,
+} from '../../support/fleet-churn.js'
 import {
   ACCOUNT,
   ALLOWED,
@@ -25,8 +31,6 @@ import {
   HOUR,
   REGION,
   RETENTION,
-  SETTINGS,
-  T0,
 } from '../../support/lock-scene.js'
 import {
   ALLOW_ALL,
@@ -37,71 +41,13 @@ import {
   verdict,
 } from '../../support/simulate.js'
 
-const ROLE = 'fleet'
-const NAT = '198.51.100.7'
-const ROOMY: LockBudget = { otherInlineChars: 0, managedPolicies: 10 }
-
-function worker(n: number, state: InstanceFacts['state'] = 'running'): InstanceFacts {
-  const address = `10.0.${16 + (n >> 8)}.${n & 255}`
-  return {
-    instanceId: `i-0f9e8d7c6b5a${n.toString(16).padStart(5, '0')}`,
-    state,
-    roleName: ROLE,
-    optedIn: true,
-    publicIps: [],
-    egressIps: [NAT],
-    privateIps: [address],
-    primaryPrivateIpv4: address,
-  }
-}
-
-/** Workers 2, 4, ... 2 × count: an odd worker launched later sorts into the middle of the fleet. */
-const evenFleet = (count: number) => Array.from({ length: count }, (_, n) => worker(2 * (n + 1)))
-
-function documentsOf(decision: LockDecision): readonly string[] {
-  return decision.action === 'put' ? decision.documents : []
-}
-
-/** The lock the role carries after `documents`, as the controller reads it back, placement included. */
-function carried(documents: readonly string[]): CurrentLock {
-  return { ...readLock(documents), placement: readPlacement(documents) }
-}
-
-function decide(
+const ROLE = FLEET_ROLE
+const NAT = FLEET_NAT
+const decide = (
   instances: readonly InstanceFacts[],
   documents: readonly string[],
-  options: {
-    readonly budget?: LockBudget
-    readonly functions?: readonly FunctionFacts[]
-    readonly now?: Date
-  } = {},
-): LockDecision {
-  return decideLock(
-    {
-      roleName: ROLE,
-      instances,
-      functions: options.functions,
-      current: carried(documents),
-      budget: options.budget ?? ROOMY,
-    },
-    SETTINGS,
-    options.now ?? T0,
-  )
-}
-
-/**
- * IAM write calls the controller makes to go from `before` to `after`: PutRolePolicy or DeleteRolePolicy for the
- * inline policy; CreatePolicyVersion and DeletePolicyVersion for a changed part; CreatePolicy and AttachRolePolicy
- * for a new one; DetachRolePolicy, DeletePolicyVersion and DeletePolicy for one no longer needed.
- */
-function writesBetween(before: readonly string[], after: readonly string[]): number {
-  let writes = before[0] === after[0] ? 0 : 1
-  for (let index = 1; index < Math.max(before.length, after.length); index++) {
-    if (before[index] === after[index]) continue
-    writes += before[index] === undefined ? 2 : after[index] === undefined ? 3 : 2
-  }
-  return writes
-}
+  options: FleetDecision = {},
+) => decideFleet(instances, documents, options)
 
 function policies(documents: readonly string[]): RolePolicy[] {
   return [
