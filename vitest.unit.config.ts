@@ -15,6 +15,7 @@ export default defineConfig({
     exclude: [
       // Every file that talks to moto_server: this config starts none.
       'test/*.integration.test.ts',
+      'test/integration/**',
       'test/plan.test.ts',
       'test/lockdown.test.ts',
       'test/lockdown-bundle.test.ts',

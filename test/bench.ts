@@ -11,6 +11,12 @@ import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
 import { INLINE_POLICY_BUDGET, lockPolicyName, MANAGED_POLICY_BUDGET } from '../policy/lock/index.js'
 import { decideFleet, type FleetShape, formatPolicySizes, measurePolicySizes } from './bench-policy.js'
 import { formatResync, measureResync } from './bench-resync.js'
+import {
+  formatFleetChanges,
+  formatScaleResync,
+  measureFleetChanges,
+  measureScaleResync,
+} from './bench-scale.js'
 import { type LockShape, lockShape, summarizeCalls } from './support/controller-report.js'
 import { defendersSession, quietControllerOutput, withMoto } from './support/defenders-session.js'
 import { sqsBatch, stateChange } from './support/events.js'
@@ -351,7 +357,7 @@ function measureBundle(bundle: HandlerBundle): string {
 async function bench(): Promise<void> {
   const started = performance.now()
   quietControllerOutput()
-  const [calls, bursts, resync] = await withMoto(async (endpoint) => [
+  const [calls, bursts, resync, scale] = await withMoto(async (endpoint) => [
     await callsPerEventKind(endpoint),
     await burst(endpoint),
     [
@@ -359,8 +365,15 @@ async function bench(): Promise<void> {
       '',
       formatResync(await measureResync(endpoint, 200, 10)),
     ].join('\n'),
+    [
+      '## 7. Big accounts, little churn (docs/scale.md)',
+      '',
+      formatScaleResync(await measureScaleResync(endpoint, 200, 10, 50)),
+      '',
+      formatFleetChanges(measureFleetChanges([100, 500, 1_000])),
+    ].join('\n'),
   ])
-  const sections = [calls, bursts, policySizes(), await bundleAndColdStart(), resync]
+  const sections = [calls, bursts, policySizes(), await bundleAndColdStart(), resync, scale]
   const cpu = cpus()
   console.log(
     [

@@ -408,8 +408,13 @@ async function reconcileRole(
   const now = deps.now()
   const decideWith = async (budget: LockBudget | undefined) =>
     decideLock(budget ? { ...facts, budget } : facts, settings, now)
-  // A dry run learns nothing from IAM refusing a write, so it reads the real budget up front.
-  const tight = own.parts.length > 0 || isCompactLock(documents) || deps.config.dryRun
+  // A dry run learns nothing from IAM refusing a write, so it reads the real budget up front; the bulk read
+  // already holds it.
+  const tight =
+    own.parts.length > 0 ||
+    isCompactLock(documents) ||
+    deps.config.dryRun ||
+    truth.account?.roles.has(roleName) === true
   let decision = tight ? await decideWith(await fullBudget()) : await tryCheapBudget(decideWith, fullBudget)
   let action: LockAction
   try {
