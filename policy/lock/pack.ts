@@ -132,11 +132,12 @@ class Packer {
    * keeping a placement, a document that takes the whole next unit comes first, so a launch touches one document.
    */
   private nextTarget(waiting: readonly Item[], wholeUnit: boolean): number | undefined {
-    const used = (index: number) => chars(this.render(this.bins[index] ?? []))
     const indexes = [...this.capacities.keys()]
     const open = indexes.filter((index) => index > 0 && (this.bins[index]?.length ?? 0) > 0)
     const empty = indexes.filter((index) => index > 0 && !this.bins[index]?.length)
-    const order = [0, ...open.sort((a, b) => used(a) - used(b) || a - b), ...empty]
+    const used = new Map(open.map((index) => [index, chars(this.render(this.bins[index] ?? []))]))
+    const byRoom = open.sort((a, b) => (used.get(a) ?? 0) - (used.get(b) ?? 0) || a - b)
+    const order = [0, ...byRoom, ...empty]
     const takes = (items: readonly Item[]) => (index: number) =>
       this.fits(index, [...(this.bins[index] ?? []), ...items])
     const unit = waiting.filter((item) => item.unit === waiting[0]?.unit)
