@@ -34,6 +34,7 @@ import { SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { vi } from 'vitest'
 import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import type { ManagedPartCache } from '../../handlers/aws/iam-roles.js'
 import { createHandler } from '../../handlers/controller/lambda.js'
 import { lockPolicyName } from '../../policy/lock/index.js'
 
@@ -166,6 +167,8 @@ export interface HandlerOptions {
   readonly config?: Partial<ControllerConfig>
   /** {@link DEAD_LETTER_QUEUE} when not given; `undefined` given explicitly means none is set. */
   readonly deadLetterQueueUrl?: string | undefined
+  /** The warm Lambda's cache of managed parts, shared by handlers that stand for one warm Lambda. @default none */
+  readonly managedPartCache?: ManagedPartCache
 }
 
 /** The Lambda handler over the mocked clients, with the log lines and metrics it produced. */
@@ -193,6 +196,7 @@ export function mockedHandler(options: HandlerOptions = {}) {
       ...options.config,
     },
     now: () => NOW,
+    ...(options.managedPartCache && { managedPartCache: options.managedPartCache }),
   })
   return { handler, lines, metrics }
 }
