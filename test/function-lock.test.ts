@@ -26,6 +26,7 @@ import {
   DENIED,
   FOREIGN_VPC,
   HOUR,
+  instanceCredentials,
   REGION,
   RETENTION,
   SECOND,
@@ -40,7 +41,6 @@ import {
   type FunctionCredentials,
   fromPublicIp,
   GET_OBJECT,
-  type InstanceCredentials,
   type RolePolicy,
   type SimulatedRequest,
   throughEndpoint,
@@ -179,17 +179,6 @@ function credentialsOf(fn: FunctionFacts, issuedAt?: Date): FunctionCredentials 
     roleName: fn.roleName,
     functionName: fn.functionName,
     issuedAt,
-  }
-}
-
-function instanceCredentials(instance: InstanceFacts): InstanceCredentials {
-  return {
-    accountId: ACCOUNT,
-    region: REGION,
-    roleName: ROLE,
-    instanceId: instance.instanceId,
-    vpcId: APP_VPC,
-    privateIpv4: instance.primaryPrivateIpv4,
   }
 }
 
@@ -398,7 +387,7 @@ describe('functions the lock must not touch', () => {
 describe('an instance and a function on one role', () => {
   it('lock each to its own paths: neither statement matches the other credential', async () => {
     // Prepare
-    const luke = instanceCredentials(LUKE)
+    const luke = instanceCredentials(ROLE, LUKE)
     const reporter = credentialsOf(REPORTER)
 
     // Act

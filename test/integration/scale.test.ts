@@ -21,7 +21,7 @@ import {
   functionCredentials,
   moveFunction,
 } from '../support/functions.js'
-import { fromPublicIp, type InstanceCredentials, verdict } from '../support/simulate.js'
+import { fromPublicIp, verdict } from '../support/simulate.js'
 import { READ_REPORT, rolePolicies, THIEF_IP } from '../support/story.js'
 import {
   buildDefendersWorld,
@@ -30,6 +30,7 @@ import {
   launchOnRole,
   terminateInstance,
   type WorldInstance,
+  workerCredentials,
 } from '../support/world.js'
 
 const HOUR = 3_600_000
@@ -176,15 +177,6 @@ describe('a role whose last locked function moved to another role', () => {
 })
 
 describe('a fleet spread over managed parts', () => {
-  const credentialsOf = (world: DefendersWorld, worker: WorldInstance): InstanceCredentials => ({
-    accountId: world.accountId,
-    region: world.region,
-    roleName: DEFENDERS,
-    instanceId: worker.instanceId,
-    vpcId: world.vpcId,
-    privateIpv4: worker.privateIp,
-  })
-
   it('rewrites at most 4 IAM writes for a launch and for a termination, every other worker still allowed', async () => {
     // Prepare: 30 workers with public addresses of their own (a statement each), spread over managed parts.
     const at = await scene()
@@ -214,7 +206,7 @@ describe('a fleet spread over managed parts', () => {
     expect(termination.iamWrites).toBeLessThanOrEqual(4)
     const policies = await rolePolicies(at.controller.iam, DEFENDERS)
     const from = (worker: WorldInstance, ip: string | undefined) =>
-      verdict(policies, fromPublicIp(credentialsOf(at.world, worker), ip ?? THIEF_IP, READ_REPORT))
+      verdict(policies, fromPublicIp(workerCredentials(at.world, worker), ip ?? THIEF_IP, READ_REPORT))
     expect(await from(launched, launched.publicIp)).toBe('Allowed')
     expect(await from(launched, THIEF_IP)).toBe('ExplicitlyDenied')
     expect(await from(gone, gone.publicIp)).toBe('ExplicitlyDenied')

@@ -29,6 +29,7 @@ import {
   at,
   DENIED,
   HOUR,
+  instanceCredentials,
   REGION,
   RETENTION,
 } from '../../support/lock-scene.js'
@@ -36,7 +37,6 @@ import {
   ALLOW_ALL,
   type FunctionCredentials,
   fromPublicIp,
-  type InstanceCredentials,
   type RolePolicy,
   verdict,
 } from '../../support/simulate.js'
@@ -59,17 +59,7 @@ function policies(documents: readonly string[]): RolePolicy[] {
   ]
 }
 
-function credentials(instance: InstanceFacts, issuedAt?: Date): InstanceCredentials {
-  return {
-    accountId: ACCOUNT,
-    region: REGION,
-    roleName: ROLE,
-    instanceId: instance.instanceId,
-    vpcId: APP_VPC,
-    privateIpv4: instance.primaryPrivateIpv4,
-    issuedAt,
-  }
-}
+const credentials = (instance: InstanceFacts) => instanceCredentials(ROLE, instance)
 
 describe('a launch in a 1,000-worker fleet spread over managed parts', () => {
   it('rewrites at most its own part and the inline policy, and locks the new worker', async () => {
