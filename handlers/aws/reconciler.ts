@@ -20,7 +20,7 @@ import {
   readLock,
   readPlacement,
 } from '../../policy/lock/index.js'
-import { type AccountIam, carriesOwnPolicy, readAccountIam } from './account-iam.js'
+import { type AccountIam, carriesOwnPolicy } from './account-iam.js'
 import { publishAudit } from './audit.js'
 import type { ControllerConfig } from './config.js'
 import {
@@ -30,7 +30,7 @@ import {
   instancesOfInterfaces,
   withEgress,
 } from './ec2-truth.js'
-import { isPermanent, MissingPermissionError } from './errors.js'
+import { isPermanent } from './errors.js'
 import { readDelivered, type Trigger } from './events.js'
 import { functionFacts, type ListedFunction, listFunctions, optedInFunctions } from './function-truth.js'
 import {
@@ -44,10 +44,11 @@ import {
 } from './iam-roles.js'
 import {
   BULK_READ_ROLES,
+  bulkRead,
   ownDocuments,
-  type RoleReading,
   readOwnPolicies,
   roleBudget,
+  roleReading,
 } from './role-reading.js'
 import { skippedOutOfScope } from './role-scope.js'
 
@@ -207,30 +208,6 @@ interface Truth {
   readonly functions: ReadonlyMap<string, FunctionFacts>
   /** The bulk read of IAM, when the batch touched enough roles to make it the cheaper read. */
   readonly account: AccountIam | undefined
-}
-
-function roleReading(deps: ControllerDeps): RoleReading {
-  return {
-    iam: deps.iam,
-    region: deps.config.region,
-    managedPolicyQuota: deps.config.managedPolicyQuota,
-    cache: deps.managedPartCache,
-  }
-}
-
-/**
- * The bulk read of IAM, or undefined when IAM refuses it (an SCP or permissions boundary may deny
- * iam:GetAccountAuthorizationDetails): the batch then reads role by role, as correct and only dearer.
- */
-async function bulkRead(deps: ControllerDeps): Promise<AccountIam | undefined> {
-  const { iam, config, managedPartCache } = deps
-  try {
-    return await readAccountIam(iam, config.region, lockPolicyName(config.region), managedPartCache)
-  } catch (error) {
-    if (!(error instanceof MissingPermissionError)) throw error
-    deps.logger.warn('bulk read of IAM refused: reading role by role', { error })
-    return undefined
-  }
 }
 
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {

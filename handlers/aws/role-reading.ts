@@ -3,10 +3,12 @@
  * the batch has it (see account-iam.ts), else role by role, with managed parts whose version is unchanged taken
  * from the warm Lambda's cache.
  */
+import type { Logger } from '@aws-lambda-powertools/logger'
 import type { IAMClient } from '@aws-sdk/client-iam'
 import { type LockBudget, lockPolicyName } from '../../policy/lock/index.js'
-import type { AccountIam } from './account-iam.js'
+import { type AccountIam, readAccountIam } from './account-iam.js'
 import { mapLimited } from './concurrency.js'
+import { MissingPermissionError } from './errors.js'
 import {
   foreignManagedPolicyCount,
   listManagedParts,
@@ -32,6 +34,38 @@ export interface RoleReading {
   readonly managedPolicyQuota: number
   /** @default none: every managed part is read */
   readonly cache?: ManagedPartCache | undefined
+}
+
+/** The parts of the controller's dependencies reading IAM needs. */
+export interface IamReaderDeps {
+  readonly iam: IAMClient
+  readonly logger: Pick<Logger, 'warn'>
+  readonly config: { readonly region: string; readonly managedPolicyQuota: number }
+  readonly managedPartCache?: ManagedPartCache | undefined
+}
+
+export function roleReading(deps: IamReaderDeps): RoleReading {
+  return {
+    iam: deps.iam,
+    region: deps.config.region,
+    managedPolicyQuota: deps.config.managedPolicyQuota,
+    cache: deps.managedPartCache,
+  }
+}
+
+/**
+ * The bulk read of IAM, or undefined when IAM refuses it (an SCP or permissions boundary may deny
+ * iam:GetAccountAuthorizationDetails): the batch then reads role by role, as correct and only dearer.
+ */
+export async function bulkRead(deps: IamReaderDeps): Promise<AccountIam | undefined> {
+  const { iam, config, managedPartCache } = deps
+  try {
+    return await readAccountIam(iam, config.region, lockPolicyName(config.region), managedPartCache)
+  } catch (error) {
+    if (!(error instanceof MissingPermissionError)) throw error
+    deps.logger.warn('bulk read of IAM refused: reading role by role', { error })
+    return undefined
+  }
 }
 
 const NO_POLICIES: OwnPolicies = { inline: undefined, parts: [] }

@@ -114,6 +114,24 @@ describe('the scheduled resync', () => {
   })
 })
 
+describe('a bulk read IAM refuses (an SCP may deny it)', () => {
+  it('is said once, and the resync reads role by role instead', async () => {
+    // Prepare: the mocked world refuses GetAccountAuthorizationDetails.
+    const { handler, lines } = mockedHandler()
+
+    // Act
+    const response = await handler(sqsBatch([scheduled()], QUEUE), CONTEXT)
+
+    // Assess
+    expect(response?.batchItemFailures).toEqual([])
+    expect(lines.filter((line) => line.message.startsWith('bulk read of IAM refused'))).toHaveLength(1)
+    expect(aws.iam.commandCalls(ListInstanceProfilesCommand)).toHaveLength(1)
+    expect(aws.iam.commandCalls(GetRolePolicyCommand).map((call) => call.args[0].input.RoleName)).toEqual([
+      'web',
+    ])
+  })
+})
+
 describe('a managed part whose default version is unchanged', () => {
   it('is read once by a warm Lambda, however many batches read the role', async () => {
     // Prepare: web's lock spans its inline policy and part 1 (version v7).
