@@ -86,6 +86,30 @@ describe('a launch in a 1,000-worker fleet spread over managed parts', () => {
   })
 })
 
+describe('a worker whose addresses grew in a full part', () => {
+  it('is locked to its new address wherever it now fits, never left with its old one', async () => {
+    // Prepare: a worker in the middle of the fleet gets an Elastic IP of its own.
+    const fleet = evenFleet(1_000)
+    const before = documentsOf(decide(fleet, []))
+    const moved = { ...(fleet[500] as InstanceFacts), publicIps: ['192.0.2.45'] }
+
+    // Act
+    const after = documentsOf(
+      decide(
+        fleet.map((each, n) => (n === 500 ? moved : each)),
+        before,
+      ),
+    )
+
+    // Assess
+    expect(writesBetween(before, after)).toBeLessThanOrEqual(4)
+    const role = policies(after)
+    expect(await verdict(role, fromPublicIp(credentials(moved), '192.0.2.45'))).toBe(ALLOWED)
+    expect(await verdict(role, fromPublicIp(credentials(moved), NAT))).toBe(ALLOWED)
+    expect(await verdict(role, fromPublicIp(credentials(moved), ATTACKER_V4))).toBe(DENIED)
+  })
+})
+
 describe('a termination in a 1,000-worker fleet spread over managed parts', () => {
   it('rewrites at most its own part and one more for its tombstone, and refuses its credentials everywhere', async () => {
     // Prepare
