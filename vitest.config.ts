@@ -1,13 +1,26 @@
 import { defineConfig } from 'vitest/config'
+import { everyTest, unitTests } from './vitest.unit.config.js'
 
+/**
+ * Every test (`npm test`), in three projects: the unit tests (`npm run test:unit`, see vitest.unit.config.ts), the
+ * CDK tests that synthesize the app (test/infra/), and the integration tests that talk to one moto_server started
+ * for the whole run (test/integration/). Only the last starts moto.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/moto-global-setup.ts'],
     reporters: ['default', './test/support/plain-summary-reporter.ts'],
-    // Metrics are asserted through an injected fake; EMF lines on stdout would only bury the test report.
-    env: { POWERTOOLS_METRICS_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    projects: [
+      { test: unitTests },
+      { test: { ...everyTest, name: 'infra', include: ['test/infra/**/*.test.ts'] } },
+      {
+        test: {
+          ...everyTest,
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/moto-global-setup.ts'],
+          setupFiles: ['test/support/moto-env.ts'],
+        },
+      },
+    ],
   },
 })

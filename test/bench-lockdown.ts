@@ -1,6 +1,6 @@
 /**
  * `npm run bench:lockdown`: what the in-function lockdown adds to a Lambda function, measured on this machine
- * and printed as markdown for README.md: its bundle size, its cold-start cost and its session policy's size.
+ * and printed as markdown for docs/lambda-functions.md: its bundle size, its cold-start cost and its session policy's size.
  * It prints figures; it never fails on them.
  */
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -17,7 +17,7 @@ import { nextWholeSecond } from './tombstones.js'
 
 export const OUTSIDE_VPC_REASON =
   'it is not attached to a VPC, so the controller cannot know the address its calls leave from: lock it from ' +
-  'inside with the in-function lockdown (README, "Lambda functions", part 2)'
+  'inside with the in-function lockdown (docs/lambda-functions.md, "The in-function lockdown")'
 
 export function judgeFunctions(role: RoleFacts, settings: LockSettings, now: Date) {
   const facts = new Map((role.functions ?? []).map((fn) => [fn.functionName, fn]))

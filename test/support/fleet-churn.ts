@@ -12,7 +12,10 @@ import {
   readLock,
   readPlacement,
 } from '../../policy/lock/index.js'
+
 import { SETTINGS, T0 } from './lock-scene.js'
+
+export { documentsOf } from './lock-documents.js'
 
 export const FLEET_ROLE = 'fleet'
 export const FLEET_NAT = '198.51.100.7'
@@ -39,12 +42,8 @@ export function evenFleet(count: number): InstanceFacts[] {
   return Array.from({ length: count }, (_, n) => worker(2 * (n + 1)))
 }
 
-export function documentsOf(decision: LockDecision): readonly string[] {
-  return decision.action === 'put' ? decision.documents : []
-}
-
 /** The lock the role carries after `documents`, as the controller reads it back, placement included. */
-export function carried(documents: readonly string[]): CurrentLock {
+function carriedWithPlacement(documents: readonly string[]): CurrentLock {
   return { ...readLock(documents), placement: readPlacement(documents) }
 }
 
@@ -61,7 +60,7 @@ export function decideFleet(
   documents: readonly string[],
   options: FleetDecision = {},
 ): LockDecision {
-  const current = carried(documents)
+  const current = carriedWithPlacement(documents)
   return decideLock(
     {
       roleName: FLEET_ROLE,

@@ -3,6 +3,7 @@
  * instance's session, a function's carries no key naming where it was issued: only its network path tells
  * the function from a thief, which is why the lockdown pins the session to an address.
  */
+import { type SourceVpcs, sessionLockPolicy } from '../../policy/session-lock.js'
 import type { ApiCall, SimulatedRequest } from './simulate.js'
 
 export interface FunctionSession {
@@ -25,6 +26,15 @@ export const ORDERS_SESSION: FunctionSession = {
 export const ORDERS_ROLE_ARN = roleArnOf(ORDERS_SESSION)
 /** The address checkip.amazonaws.com reports for the function's execution environment (documentation range). */
 export const ENVIRONMENT_IP = '198.51.100.23'
+
+/** The session policy the lockdown passes to AssumeRole, pinned to `address` and allowing `sourceVpcs`' endpoints. */
+export function lockedTo(
+  sourceVpcs: SourceVpcs,
+  address = ENVIRONMENT_IP,
+  roleArn = ORDERS_ROLE_ARN,
+): string {
+  return sessionLockPolicy({ roleArn, address, sourceVpcs })
+}
 
 /** The session used over the internet from `ip`: the function's own egress address, or a thief's. */
 export function sessionFromIp(session: FunctionSession, ip: string, call: ApiCall): SimulatedRequest {

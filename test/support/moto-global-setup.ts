@@ -14,10 +14,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const server = await startMoto()
   const motoEndpoint: ProvidedContext['motoEndpoint'] = server.endpoint
   project.provide('motoEndpoint', motoEndpoint)
-  // Set before the workers start, so clients built without an explicit endpoint reach moto too, never AWS.
-  process.env.AWS_ENDPOINT_URL = motoEndpoint
-  process.env.AWS_ACCESS_KEY_ID = 'testing'
-  process.env.AWS_SECRET_ACCESS_KEY = 'testing'
-  process.env.AWS_REGION = 'us-east-1'
+  // Each worker points the AWS SDK's environment at it: test/support/moto-env.ts.
   return () => stopMoto(server)
 }

@@ -1,0 +1,37 @@
+import {
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
+  type EC2Client,
+  type RouteTable,
+} from '@aws-sdk/client-ec2'
+import type { AwsClientStub } from 'aws-sdk-client-mock'
+import type { ObservedInstance } from '../../handlers/aws/ec2-truth.js'
+
+/** The public address of NAT gateway nat-1 in the route-table tests of test/aws/. */
+export const NAT_ADDRESS = '198.51.100.7'
+
+/** An opted-in instance launching in subnet-private of vpc-1, with one private IPv4 address. */
+export const launching: ObservedInstance = {
+  instanceId: 'i-0a1b2c3d4e5f60001',
+  state: 'pending',
+  roleName: 'web',
+  optedIn: true,
+  publicIps: [],
+  privateIps: ['10.0.2.10'],
+  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
+}
+
+/** A default route through NAT gateway nat-1. */
+export const natDefault = {
+  DestinationCidrBlock: '0.0.0.0/0',
+  NatGatewayId: 'nat-1',
+  State: 'active',
+} as const
+
+/** `ec2` answers DescribeRouteTables with `tables`, and DescribeNatGateways with nat-1 at {@link NAT_ADDRESS}. */
+export function serveRouteTables(ec2: AwsClientStub<EC2Client>, tables: RouteTable[]): void {
+  ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
+  ec2.on(DescribeNatGatewaysCommand).resolves({
+    NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: NAT_ADDRESS }] }],
+  })
+}
