@@ -25,10 +25,7 @@ const LOCK_KEYS = [
   'roleScopeTagValue',
 ] as const satisfies readonly (keyof CredentialLockProps)[]
 
-/**
- * Every context key the app reads. `knownEgress` to `managedPolicyQuota` are read by work in progress on
- * other branches; they are listed now so a deployment that already sets them is not refused.
- */
+/** Every context key the app reads: the lock's props, its structured settings, and the demo stack's two. */
 export const CONTEXT_KEYS: readonly string[] = [
   ...LOCK_KEYS,
   'knownEgress',

@@ -23,6 +23,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
 import { InvalidSettingError } from '../policy/errors.js'
+import { checkTagKey, checkTagValue } from '../policy/opt-in-tag.js'
 import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
 import { handlerFunction } from './lambda-defaults.js'
 import { LockUninstall } from './lock-uninstall.js'
@@ -151,7 +152,6 @@ const METRICS_NAMESPACE = 'CredentialLock'
 const SERVICE_NAME = 'credential-lock'
 
 // AWS tag rules: letters, digits, spaces and _ . : / = + - @ (keys up to 128 characters, values up to 256).
-const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const EVENT_BUS_NAME = /^[A-Za-z0-9._\-/]{1,256}$/
 
@@ -645,7 +645,7 @@ function validatedSettings(props: CredentialLockProps): LockSettings {
     trustedVpcEndpoints: parseTrustedVpcEndpoints('trustedVpcEndpoints', props.trustedVpcEndpoints),
   }
   checkTagKey('lockTagKey', settings.lockTagKey)
-  checkTag('lockTagValue', settings.lockTagValue, 256)
+  checkTagValue('lockTagValue', settings.lockTagValue)
   const resyncMs = settings.resyncPeriod.toMilliseconds()
   if (resyncMs % 60_000 !== 0 || resyncMs < 5 * 60_000 || resyncMs > 24 * 3_600_000) {
     throw new InvalidSettingError(
@@ -692,15 +692,8 @@ function validatedRoleScope(props: CredentialLockProps): RoleScope {
     return RoleScope.all()
   }
   checkTagKey('roleScopeTagKey', tag.key)
-  checkTag('roleScopeTagValue', tag.value, 256)
+  checkTagValue('roleScopeTagValue', tag.value)
   return RoleScope.tagged(tag)
-}
-
-function checkTagKey(prop: string, key: string): void {
-  checkTag(prop, key, 128)
-  if (key.toLowerCase().startsWith('aws:')) {
-    throw new InvalidSettingError(`${prop} "${key}" must not start with "aws:", which AWS reserves.`)
-  }
 }
 
 /** The company-network settings in the form the controller reads them at cold start; absent when unset. */
@@ -713,19 +706,6 @@ function networkEnvironment(settings: LockSettings): Record<string, string> {
     environment.TRUSTED_VPC_ENDPOINTS = settings.trustedVpcEndpoints.join(',')
   }
   return environment
-}
-
-function checkTag(prop: string, value: string, maxLength: number): void {
-  if (
-    value.length === 0 ||
-    value.length > maxLength ||
-    value.trim() !== value ||
-    !TAG_CHARACTERS.test(value)
-  ) {
-    throw new InvalidSettingError(
-      `${prop} "${value}" must be 1 to ${maxLength} letters, digits, spaces or _ . : / = + - @, without leading or trailing spaces.`,
-    )
-  }
 }
 
 /** A count the controller publishes (Powertools EMF), summed over five minutes. */

@@ -1,13 +1,15 @@
 /**
- * `npm run bench:lockdown`: what the in-function lockdown adds to a Lambda function, measured on this machine
- * and printed as markdown for docs/lambda-functions.md: its bundle size, its cold-start cost and its session policy's size.
- * It prints figures; it never fails on them.
+ * `npm run bench:lockdown`: what the in-function lockdown adds to a Lambda function, measured on this machine:
+ * its bundle size, its cold-start cost and its session policy's size. It prints figures; it never fails on them.
+ * Progress goes to stderr; the report to stdout as aligned tables, or with `npm run bench:lockdown -- --markdown`
+ * as the markdown docs/lambda-functions.md is refreshed from.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SESSION_POLICY_LIMIT, type SourceVpcs, sessionLockPolicy } from '../policy/session-lock.js'
 import { startAddressStandIn } from './support/address-stand-in.js'
+import { BenchProgress, renderReport, wantsMarkdown } from './support/bench-output.js'
 import { bundleLockdown, type ColdStartProbe, probeColdStart } from './support/lockdown-probe.js'
 import { median } from './support/median.js'
 import { startMoto, stopMoto } from './support/moto.js'
@@ -17,7 +19,9 @@ const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
 const thousands = (value: number) => value.toLocaleString('en-US')
 const ms = (value: number) => value.toFixed(2)
 
-async function main(): Promise<void> {
+async function main(asMarkdown: boolean): Promise<void> {
+  const progress = new BenchProgress(3)
+  progress.announce('npm run bench:lockdown', 'about 30 seconds on 2 cores')
   const outdir = mkdtempSync(join(tmpdir(), 'lockdown-bench-'))
   const moto = await startMoto()
   const standIn = await startAddressStandIn('198.51.100.23')
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
       row(['bundle (esbuild, node24, CommonJS, minified)', 'bytes']),
       row(['---', '--:']),
     )
+    progress.begin('Bundle the lockdown twice: AWS SDK external, then bundled')
     const bundles = []
     for (const sdk of ['external', 'bundled'] as const) {
       const bundle = await bundleLockdown(outdir, sdk)
@@ -45,7 +50,9 @@ async function main(): Promise<void> {
       row(['bundle', 'load module ms', 'first invocation: look-up + AssumeRole ms', 'warm invocation ms']),
       row(['---', '--:', '--:', '--:']),
     )
+    progress.begin(`Cold start: ${RUNS} fresh processes per bundle against moto`)
     for (const { sdk, bundle } of bundles) {
+      progress.detail(`@aws-sdk/* ${sdk}`)
       const probes: ColdStartProbe[] = []
       for (let run = 0; run < RUNS; run += 1) {
         probes.push(
@@ -66,6 +73,7 @@ async function main(): Promise<void> {
         ]),
       )
     }
+    progress.begin('Session policy size: the policy engine alone')
     lines.push(
       '',
       '### Session policy size',
@@ -86,7 +94,8 @@ async function main(): Promise<void> {
       }).length
       lines.push(row([label, thousands(chars), chars <= SESSION_POLICY_LIMIT ? '✓' : '✗']))
     }
-    process.stdout.write(`${lines.join('\n')}\n`)
+    progress.end()
+    process.stdout.write(`${renderReport(lines.join('\n'), asMarkdown)}\n`)
   } finally {
     await standIn.close()
     await stopMoto(moto)
@@ -94,4 +103,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main()
+await main(wantsMarkdown(process.argv.slice(2)))

@@ -2,7 +2,8 @@
  * `npm run demo`: a newcomer's first ten minutes. Plays the Defenders story (test/support/story.ts) against a
  * local moto_server with the real Lambda handler and prints, chapter by chapter, who can use whose
  * credentials from where. Exits non-zero if any verdict is not the expected one, any record failed, or the
- * role's own inline policy was touched. `DEMO_VERBOSE=1` also shows the controller's logs and error stacks.
+ * role's own inline policy was touched. `DEMO_VERBOSE=1` also shows the controller's logs, error stacks and the
+ * final lock document in full.
  */
 import { performance } from 'node:perf_hooks'
 import { styleText } from 'node:util'
@@ -32,7 +33,9 @@ This demo builds a small AWS account in a local moto emulator: role "${DEFENDERS
 Reporter, tagged, behind the same NAT gateway. It plays each chapter's real events through
 the real Lambda handler, then asks an independent IAM policy evaluator (@cloud-copilot/iam-simulate, not
 AWS's simulator) who may read a report the role is allowed to read, with whose credentials, from where.
-Jessica is the thief, at ${THIEF_IP}.`
+Jessica is the thief, at ${THIEF_IP}.
+moto hands out public addresses from 127.0.0.0/8 (e.g. an Elastic IP such as 127.107.73.163): in this demo
+they stand for public IPs; on AWS they are real public ones.`
 
 type Style = Parameters<typeof styleText>[0]
 
@@ -84,9 +87,16 @@ function printEnd(results: readonly ChapterResult[], region: string): boolean {
   const touched = results.filter((result) => !result.foreignPolicyUntouched).length
   const finalLock = results.at(-1)?.lockDocument
   console.log(
-    `\nThe lock the controller left on role "${DEFENDERS}" (inline policy ${lockPolicyName(region)}):`,
+    `\nThe lock the controller left on role "${DEFENDERS}" (inline policy ${lockPolicyName(region)}): ` +
+      describeLock(lockShape(finalLock)),
   )
-  console.log(finalLock === undefined ? '(none)' : JSON.stringify(JSON.parse(finalLock), null, 2))
+  if (finalLock !== undefined) {
+    console.log(
+      verbose
+        ? JSON.stringify(JSON.parse(finalLock), null, 2)
+        : paint('dim', 'DEMO_VERBOSE=1 npm run demo prints the whole document.'),
+    )
+  }
   const problems = [
     unexpected > 0 ? `${unexpected} not as expected` : '',
     failedRecords > 0 ? `${failedRecords} failed record(s)` : '',

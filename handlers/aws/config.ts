@@ -1,5 +1,6 @@
 import { type KnownEgress, parseKnownEgress, parseTrustedVpcEndpoints } from '../../policy/environment.js'
 import { InvalidSettingError } from '../../policy/errors.js'
+import { checkTagKey, checkTagValue } from '../../policy/opt-in-tag.js'
 import { exemptActionsFrom, managedPolicyQuotaFrom } from '../../policy/settings.js'
 import { ConfigError } from './errors.js'
 import type { RoleScope } from './role-scope.js'
@@ -41,8 +42,8 @@ export function readConfig(env: Readonly<Record<string, string | undefined>>): C
   return {
     region,
     lockTag: {
-      key: nonEmpty(env, 'LOCK_TAG_KEY', 'credential-lock'),
-      value: nonEmpty(env, 'LOCK_TAG_VALUE', 'enabled'),
+      key: tagSetting(env, 'LOCK_TAG_KEY', 'credential-lock', checkTagKey),
+      value: tagSetting(env, 'LOCK_TAG_VALUE', 'enabled', checkTagValue),
     },
     dryRun: flag(env, 'DRY_RUN'),
     tombstoneRetentionMs: hours(env, 'TOMBSTONE_RETENTION_HOURS', 12) * HOUR_MS,
@@ -82,8 +83,8 @@ export function readRoleScope(env: Readonly<Record<string, string | undefined>>)
   return {
     kind,
     tag: {
-      key: nonEmpty(env, 'ROLE_SCOPE_TAG_KEY', 'credential-lock-managed'),
-      value: nonEmpty(env, 'ROLE_SCOPE_TAG_VALUE', 'true'),
+      key: tagSetting(env, 'ROLE_SCOPE_TAG_KEY', 'credential-lock-managed', checkTagKey),
+      value: tagSetting(env, 'ROLE_SCOPE_TAG_VALUE', 'true', checkTagValue),
     },
   }
 }
@@ -94,6 +95,18 @@ function nonEmpty(env: Readonly<Record<string, string | undefined>>, name: strin
   if (value.trim() === '')
     throw new ConfigError(`${name} is empty: unset it to use "${fallback}" or give a value.`)
   return value
+}
+
+/** A tag key or value, checked by the rule synth applies to the same setting: `"enabled "` fails in both. */
+function tagSetting(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: string,
+  check: (setting: string, text: string) => void,
+): string {
+  const text = nonEmpty(env, name, fallback)
+  setting(() => check(name, text))
+  return text
 }
 
 function flag(env: Readonly<Record<string, string | undefined>>, name: string): boolean {

@@ -17,6 +17,7 @@ import {
   mayCarryAwsPublicTraffic,
 } from '../../policy/environment.js'
 import { ACTIVE_STATES, type InstanceFacts, type InstanceState, isOptedIn } from '../../policy/lock/index.js'
+import { optInNearMiss } from '../../policy/opt-in-tag.js'
 import { asPermitted } from './errors.js'
 
 /** An instance as EC2 describes it, before its egress is looked up (only locked instances need that). */
@@ -116,6 +117,7 @@ function observe(instance: Instance, reading: Ec2Reading): ObservedInstance {
     state: (instance.State?.Name ?? 'terminated') as InstanceState,
     roleName: roleOf(instance, reading.profileRoles),
     optedIn: reading.everyInstanceOptedIn === true || isOptedIn(instance.Tags ?? [], reading.lockTag),
+    optInNearMiss: optInNearMiss(instance.Tags ?? [], reading.lockTag),
     publicIps: [...publicIps],
     privateIps: [...privateIps],
     stateChangedAt: stateChangedAt(instance.StateTransitionReason),

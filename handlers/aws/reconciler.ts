@@ -83,6 +83,8 @@ export type DecisionLine = {
   readonly eventIds: readonly string[]
   readonly instances: readonly ReturnType<typeof auditInstance>[]
   readonly functions: readonly ReturnType<typeof auditFunction>[]
+  /** Instances on the role left out because their tag misses the opt-in tag only by case or spaces. */
+  readonly nearMissTags?: readonly { readonly instanceId: string; readonly hint: string }[]
 }
 
 /** One delivered event: an SQS record, or the event itself when EventBridge invokes the function directly. */
@@ -402,7 +404,10 @@ async function reconcileRole(
     decision = await decideWith(await fullBudget())
     action = await apply(deps, decision, own)
   }
-  await logDecision(deps, decision, action, eventIds)
+  const nearMissTags = instances.flatMap(({ instanceId, roleName: role, optedIn, optInNearMiss: hint }) =>
+    role === roleName && !optedIn && hint ? [{ instanceId, hint: `not opted in: ${hint}` }] : [],
+  )
+  await logDecision(deps, decision, action, eventIds, nearMissTags)
 }
 
 /** Decides with the inline policy alone first; a lock that needs more room is decided again with the role's real budget. */
@@ -468,6 +473,7 @@ async function logDecision(
   decision: LockDecision,
   action: LockAction,
   eventIds: readonly string[],
+  nearMissTags: NonNullable<DecisionLine['nearMissTags']>,
 ): Promise<void> {
   const line: DecisionLine = {
     roleName: decision.roleName,
@@ -480,6 +486,7 @@ async function logDecision(
     eventIds,
     instances: decision.instances.map(auditInstance),
     functions: decision.functions.map(auditFunction),
+    ...(nearMissTags.length > 0 ? { nearMissTags } : {}),
   }
   deps.logger.info('lock decision', line)
   deps.onDecision?.(line)

@@ -8,8 +8,10 @@ controller would write, what it would leave unprotected and why, and the risks i
   --json   the same report as JSON, for scripts
   --all    what if every instance with an instance profile opted in
 
-Region: AWS_REGION or AWS_DEFAULT_REGION. Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default
-credential-lock=enabled), as deployed. AWS_ENDPOINT_URL points every client elsewhere (e.g. moto).
+Region: AWS_REGION, AWS_DEFAULT_REGION, or the region of your AWS_PROFILE's profile (what aws configure
+writes). Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default credential-lock=enabled), as deployed.
+AWS_ENDPOINT_URL points every client elsewhere (e.g. moto). To pipe the JSON, run the bin, not the npm
+script (npm prints its own banner on stdout): npx credential-lock-plan --json | jq .summary
 `
 
 export class UsageError extends Error {

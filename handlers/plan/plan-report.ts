@@ -10,6 +10,11 @@ export interface PlanInstance {
   readonly running: boolean
   /** Carries the opt-in tag. */
   readonly optedIn: boolean
+  /**
+   * A tag that misses the opt-in tag only by case or spaces, named for the report.
+   * @default none
+   */
+  readonly optInNearMiss?: string | undefined
   /** Its metadata service answers without a session token (HttpTokens optional, endpoint enabled). */
   readonly imdsV1Allowed: boolean
   /** The EKS cluster its tags say it is a node of. */
@@ -167,7 +172,7 @@ function planRole(facts: PlanFacts, roleName: string): RolePlan {
     hiddenEgressRisk(skipped),
     imdsV1Risk(onRole),
     ...eksRisks(facts, roleName, locked.length > 0),
-    overBudgetRisk(decision, otherInlineChars),
+    overBudgetRisk(decision, otherInlineChars, overBudget),
   ].flatMap((risk) => (risk ? [risk] : []))
   return {
     roleName,
@@ -190,7 +195,9 @@ function unlockedReason(
   failure: PlanFacts['failures'][number] | undefined,
 ): string {
   if (failure) return 'its role could not be locked (see the error)'
-  if (!instance.optedIn && !facts.everyInstanceOptedIn) return 'not opted in'
+  if (!instance.optedIn && !facts.everyInstanceOptedIn) {
+    return instance.optInNearMiss === undefined ? 'not opted in' : `not opted in: ${instance.optInNearMiss}`
+  }
   return 'the controller did not lock it'
 }
 
@@ -237,7 +244,19 @@ function eksRisks(facts: PlanFacts, roleName: string, wouldBeLocked: boolean): R
   })
 }
 
-function overBudgetRisk(decision: DecisionLine | undefined, otherInlineChars: number): Risk | undefined {
+function overBudgetRisk(
+  decision: DecisionLine | undefined,
+  otherInlineChars: number,
+  left: readonly { instanceId: string }[],
+): Risk | undefined {
+  if (decision?.form === undefined && left.length > 0) {
+    return {
+      kind: 'over-budget',
+      finding: `No lock fits beside the role's own policies, so ${ids(left)} ${left.length === 1 ? 'stays' : 'stay'} unlocked.`,
+      why: WHY['over-budget'],
+      instanceIds: left.map((i) => i.instanceId),
+    }
+  }
   if (decision === undefined || decision.managedPolicies === 0) return undefined
   const parts =
     decision.managedPolicies === 1 ? '1 managed policy' : `${decision.managedPolicies} managed policies`
@@ -315,7 +334,11 @@ function isQuiet(role: RolePlan): boolean {
 function actionText(role: RolePlan): string {
   if (role.action === 'failed') return `cannot be locked: ${role.error}`
   if (role.action === 'remove') return 'would remove its lock'
-  if (role.form === null) return 'no lock, none needed'
+  if (role.form === null) {
+    return role.risks.some((risk) => risk.kind === 'over-budget')
+      ? 'no lock, none fits'
+      : 'no lock, none needed'
+  }
   const verb = role.action === 'put' ? `would write the ${role.form} lock` : `keeps its ${role.form} lock`
   const others = role.otherInlineChars > 0 ? ` (other inline policies: ${count(role.otherInlineChars)})` : ''
   return `${verb}, ${count(role.policyChars)} of ${count(role.budgetChars)} characters${others}`

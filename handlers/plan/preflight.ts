@@ -14,6 +14,7 @@ import type { IAMClient } from '@aws-sdk/client-iam'
 import type { LambdaClient } from '@aws-sdk/client-lambda'
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts'
 import { ACTIVE_STATES, type InstanceState, isOptedIn, lockPolicyName } from '../../policy/lock/index.js'
+import { optInNearMiss } from '../../policy/opt-in-tag.js'
 import { mapLimited } from '../aws/concurrency.js'
 import type { ControllerConfig } from '../aws/config.js'
 import { asPermitted, MissingPermissionError } from '../aws/errors.js'
@@ -177,6 +178,7 @@ function planInstance(
     roleName: profileRoles.get(instance.IamInstanceProfile?.Arn ?? ''),
     running: ACTIVE_STATES.has(instance.State?.Name as InstanceState),
     optedIn: isOptedIn(tags, lockTag),
+    optInNearMiss: optInNearMiss(tags, lockTag),
     imdsV1Allowed: metadata?.HttpEndpoint !== 'disabled' && metadata?.HttpTokens !== 'required',
     eksClusterName:
       tags.find((tag) => EKS_CLUSTER_TAGS.includes(tag.Key ?? ''))?.Value ??

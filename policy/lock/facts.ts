@@ -38,6 +38,11 @@ export interface InstanceFacts {
   readonly roleName: string | undefined
   /** Carries the opt-in tag (see {@link isOptedIn}). */
   readonly optedIn: boolean
+  /**
+   * Not opted in, but carries a tag that misses the opt-in tag only by case or spaces: the hint that names it.
+   * @default none
+   */
+  readonly optInNearMiss?: string | undefined
   /** Its own public IPv4 (auto-assigned, Elastic, carrier) and IPv6 addresses, on every network interface. */
   readonly publicIps: readonly string[]
   /**

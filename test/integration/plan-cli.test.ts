@@ -4,15 +4,7 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import {
-  AssociateRouteTableCommand,
-  CreateRouteCommand,
-  CreateRouteTableCommand,
-  CreateSubnetCommand,
-  CreateTransitGatewayCommand,
-  EC2Client,
-  ModifyInstanceMetadataOptionsCommand,
-} from '@aws-sdk/client-ec2'
+import { EC2Client, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2'
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks'
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam'
@@ -25,6 +17,7 @@ import { type PlanClients, planAccount } from '../../handlers/plan/preflight.js'
 import { AwsCallCounter } from '../support/aws-call-counter.js'
 import { useMotoAccount } from '../support/moto.js'
 import { roleOf } from '../support/plan-facts.js'
+import { subnetBehindTransitGateway } from '../support/plan-world.js'
 import {
   buildDefendersWorld,
   type DefendersWorld,
@@ -120,23 +113,6 @@ async function buildPlanWorld(endpoint: string): Promise<PlanWorld> {
   const plan = (everyInstanceOptedIn: boolean) =>
     planAccount(clients, CONFIG, { everyInstanceOptedIn, now: new Date() })
   return { world, trish, plan, calls, iam: operator.iam }
-}
-
-async function subnetBehindTransitGateway(ec2: EC2Client, vpcId: string): Promise<string> {
-  const gateway = await ec2.send(new CreateTransitGatewayCommand({}))
-  const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.0.3.0/24' }))
-  const table = await ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))
-  const routeTableId = table.RouteTable?.RouteTableId
-  const subnetId = subnet.Subnet?.SubnetId ?? ''
-  await ec2.send(
-    new CreateRouteCommand({
-      RouteTableId: routeTableId,
-      DestinationCidrBlock: '0.0.0.0/0',
-      TransitGatewayId: gateway.TransitGateway?.TransitGatewayId,
-    }),
-  )
-  await ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }))
-  return subnetId
 }
 
 describe('the pre-flight plan against moto', () => {

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { once } from 'node:events'
+import { accessSync, constants } from 'node:fs'
 import { createServer } from 'node:net'
+import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const LOOPBACK = '127.0.0.1'
@@ -9,7 +11,7 @@ const READY_TIMEOUT_MS = 20_000
 const READY_POLL_MS = 100
 const STOP_GRACE_MS = 5_000
 const MOTO_ACCOUNT_HEADER = 'x-moto-account-id'
-const MOTO_INSTALL_HINT = "moto_server is not on PATH: install it with pip install 'moto[server]'."
+export const MOTO_INSTALL_HINT = "moto_server is not on PATH: install it with pip install 'moto[server]'."
 
 /** A moto_server this process started; pass it to {@link stopMoto}. */
 export interface MotoServer {
@@ -55,6 +57,21 @@ export async function startMoto(): Promise<MotoServer> {
     // After startup an exit is reported by the tests' own failing calls, not here.
   })
   return { endpoint, process: child }
+}
+
+/** Whether a `moto_server` executable is on PATH, asked before anything would spawn it. */
+export function motoServerOnPath(path = process.env.PATH ?? ''): boolean {
+  return path
+    .split(delimiter)
+    .filter((directory) => directory !== '')
+    .some((directory) => {
+      try {
+        accessSync(join(directory, 'moto_server'), constants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
 }
 
 /** Stops a server started by {@link startMoto}, forcefully if it ignores SIGTERM. */
@@ -103,7 +120,8 @@ export async function resetMoto(endpoint: string): Promise<void> {
   if (!response.ok) throw new Error(`moto reset failed with HTTP ${response.status}`)
 }
 
-async function freeLoopbackPort(): Promise<number> {
+/** A loopback port nothing listens on now: bound, read and closed again. */
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer()
   server.listen(0, LOOPBACK)
   await once(server, 'listening')

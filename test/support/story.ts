@@ -529,29 +529,26 @@ export function defendersStory(deps: StoryDeps): Chapter[] {
         await terminateInstance(ec2, world.danny.instanceId)
         return { direct: stateChange(world.danny.instanceId, 'terminated') }
       },
-      checks: async () => [
-        publicCall(
-          "Jessica uses Danny's old credentials",
-          world.danny,
-          `the NAT gateway ${world.privateSubnet.natPublicIp}`,
-          world.privateSubnet.natPublicIp,
-          'ExplicitlyDenied',
-        ),
-        publicCall(
-          "Jessica uses Danny's old credentials",
-          world.danny,
-          THIEF_IP,
-          THIEF_IP,
-          'ExplicitlyDenied',
-        ),
-        publicCall(
-          "Luke uses Luke's credentials",
-          world.luke,
-          'his own IP',
-          (await read(world.luke)).publicIp ?? '',
-          'Allowed',
-        ),
-      ],
+      checks: async () => {
+        const lukeIp = (await read(world.luke)).publicIp ?? ''
+        return [
+          publicCall(
+            "Jessica uses Danny's old credentials",
+            world.danny,
+            `the NAT gateway ${world.privateSubnet.natPublicIp}`,
+            world.privateSubnet.natPublicIp,
+            'ExplicitlyDenied',
+          ),
+          publicCall(
+            "Jessica uses Danny's old credentials",
+            world.danny,
+            THIEF_IP,
+            THIEF_IP,
+            'ExplicitlyDenied',
+          ),
+          publicCall("Luke uses Luke's credentials", world.luke, `his own IP ${lukeIp}`, lukeIp, 'Allowed'),
+        ]
+      },
     },
     {
       title: "13 hours later, the resync drops Danny's expired tombstone",

@@ -91,6 +91,12 @@ export const DEFENDERS = 'defenders'
 export const DEFENDERS_APP_POLICY = 'defenders-app'
 export const EC2_READ_ONLY_POLICY_ARN = 'arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess'
 
+/** The trust policy of an instance role: EC2 may hand its credentials to instances. */
+export const EC2_TRUST_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+})
+
 const VPC_CIDR = '10.0.0.0/16'
 const PUBLIC_SUBNET_CIDR = '10.0.1.0/24'
 const PRIVATE_SUBNET_CIDR = '10.0.2.0/24'
@@ -329,12 +335,7 @@ async function buildIdentity(iam: IAMClient) {
   const role = await iam.send(
     new CreateRoleCommand({
       RoleName: DEFENDERS,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      }),
+      AssumeRolePolicyDocument: EC2_TRUST_POLICY,
     }),
   )
   await iam.send(
