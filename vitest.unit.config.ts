@@ -23,7 +23,7 @@ export const everyTest = {
 export const unitTests = {
   ...everyTest,
   name: 'unit',
-  include: ['test/{policy,aws,controller,plan,lockdown}/**/*.test.ts'],
+  include: ['test/{policy,aws,controller,plan,lockdown,host-proxy,boot-provider,findings}/**/*.test.ts'],
 }
 
 export default defineConfig({

@@ -3,7 +3,12 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Node } from 'constructs'
 import { parseKnownEgress, parseTrustedVpcEndpoints } from '../policy/environment.js'
 import { InvalidSettingError } from '../policy/errors.js'
-import { exemptActionsFrom, managedPolicyQuotaFrom } from '../policy/settings.js'
+import {
+  exemptActionsFrom,
+  managedPolicyQuotaFrom,
+  type OrganizationSettings,
+  organizationFrom,
+} from '../policy/settings.js'
 import type { CredentialLockProps } from './credential-lock.js'
 import type { RoleScopeKind } from './role-scope.js'
 
@@ -33,6 +38,8 @@ export const CONTEXT_KEYS: readonly string[] = [
   'refuseImdsV1',
   'exemptActions',
   'managedPolicyQuota',
+  'organization',
+  'bootProvider',
   'demo',
   'sshCidr',
 ]
@@ -187,4 +194,10 @@ export function flag(node: Node, key: string): boolean | undefined {
   if (value === true || value === 'true') return true
   if (value === false || value === 'false') return false
   throw new InvalidSettingError(`Context ${key} "${String(value)}" must be true or false.`)
+}
+
+/** The `organization` setting (JSON text with `-c`, an object in cdk.json), or undefined for one account. */
+export function organizationFromContext(node: Node): OrganizationSettings | undefined {
+  const value = node.tryGetContext('organization')
+  return value === undefined ? undefined : organizationFrom(value, 'organization')
 }

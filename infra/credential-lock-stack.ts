@@ -1,6 +1,7 @@
 import { Stack, type StackProps } from 'aws-cdk-lib'
 import type { Construct } from 'constructs'
 import { CredentialLock, type CredentialLockProps } from './credential-lock.js'
+import { LockDashboard } from './dashboard.js'
 
 export interface CredentialLockStackProps extends StackProps {
   /** Settings of the lock; see {@link CredentialLockProps} for each default. */
@@ -17,5 +18,6 @@ export class CredentialLockStack extends Stack {
       ...props,
     })
     this.lock = new CredentialLock(this, 'CredentialLock', props.lock)
+    new LockDashboard(this, 'Dashboard', this.lock)
   }
 }

@@ -709,7 +709,7 @@ function networkEnvironment(settings: LockSettings): Record<string, string> {
 }
 
 /** A count the controller publishes (Powertools EMF), summed over five minutes. */
-function controllerMetric(metricName: string): Metric {
+export function controllerMetric(metricName: string): Metric {
   return new Metric({
     namespace: METRICS_NAMESPACE,
     metricName,

@@ -20,7 +20,15 @@ export interface SessionLockFacts {
   readonly roleArn: string
   /** The address AWS sees for this execution environment (IPv4 or IPv6). */
   readonly address: string
+  /** More public addresses the same host leaves from (a host's IPv6 addresses, an Elastic IP). */
+  readonly otherAddresses?: readonly string[]
   readonly sourceVpcs: SourceVpcs
+  /**
+   * VPC endpoints that stay usable even outside `sourceVpcs` (a trusted shared-services endpoint of the
+   * account). Only with a list of VPCs: with `'any'` every endpoint is usable already.
+   * @default [] - only the endpoints of `sourceVpcs`
+   */
+  readonly sourceVpces?: readonly string[]
 }
 
 /**
@@ -39,12 +47,14 @@ export const VPC_PRIVATE_RANGES: readonly string[] = [
 
 const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,576}$/
 const VPC_ID = /^vpc-[0-9a-f]{8,17}$/
+const VPCE_ID = /^vpce-[0-9a-f]{8,17}$/
 // Calls AWS services make with the session's credentials (forward access sessions) come from the service's
 // own addresses.
 const NOT_VIA_AWS_SERVICE = { 'aws:ViaAWSService': 'false' }
 
 /**
- * The session policy that pins a Lambda function's credentials to where it runs. A session policy only ever
+ * The session policy that pins a Lambda function's credentials (the lockdown) or an instance role's (the host
+ * proxy) to where they run. A session policy only ever
  * narrows the role's own policies, so it allows everything and then refuses: every call whose source address
  * is not this environment's, endpoint calls from other VPCs (per `sourceVpcs`), and `sts:AssumeRole` on the
  * function's own role (else the locked session could fetch an unlocked one). Returns the JSON as STS receives
@@ -55,7 +65,8 @@ export function sessionLockPolicy(facts: SessionLockFacts): string {
     throw new InvalidFactsError(`"${facts.roleArn}" is not an IAM role ARN: give the function's role ARN.`)
   }
   const inVpcAllowed = facts.sourceVpcs === 'any' || facts.sourceVpcs.length > 0
-  const allowedSources = [publicAddress(facts.address), ...(inVpcAllowed ? VPC_PRIVATE_RANGES : [])]
+  const addresses = [facts.address, ...(facts.otherAddresses ?? [])].map(publicAddress)
+  const allowedSources = [...new Set(addresses), ...(inVpcAllowed ? VPC_PRIVATE_RANGES : [])]
   const statements: object[] = [
     { Sid: 'RolePermissions', Effect: 'Allow', Action: '*', Resource: '*' },
     {
@@ -70,7 +81,8 @@ export function sessionLockPolicy(facts: SessionLockFacts): string {
       },
     },
   ]
-  if (facts.sourceVpcs !== 'any') statements.push(endpointStatement(facts.sourceVpcs))
+  if (facts.sourceVpcs !== 'any')
+    statements.push(endpointStatement(facts.sourceVpcs, facts.sourceVpces ?? []))
   statements.push({ Sid: 'KeepTheLock', Effect: 'Deny', Action: 'sts:AssumeRole', Resource: facts.roleArn })
   const document = JSON.stringify({ Version: '2012-10-17', Statement: statements })
   if (document.length > SESSION_POLICY_LIMIT) {
@@ -79,11 +91,22 @@ export function sessionLockPolicy(facts: SessionLockFacts): string {
   return document
 }
 
-function endpointStatement(sourceVpcs: readonly string[]): object {
+function endpointStatement(sourceVpcs: readonly string[], sourceVpces: readonly string[]): object {
   for (const vpc of sourceVpcs) {
     if (!VPC_ID.test(vpc)) throw new InvalidFactsError(`"${vpc}" is not a VPC ID: list VPCs as vpc-0123abcd.`)
   }
+  for (const vpce of sourceVpces) {
+    if (!VPCE_ID.test(vpce)) {
+      throw new InvalidFactsError(`"${vpce}" is not a VPC endpoint ID: list endpoints as vpce-0123abcd.`)
+    }
+  }
   const vpcs = [...new Set(sourceVpcs)].sort()
+  const vpces = [...new Set(sourceVpces)].sort()
+  // Keys under one operator must all match: refused only when neither the VPC nor the endpoint is trusted.
+  const notTrusted = {
+    ...(vpcs.length > 0 && { 'aws:SourceVpc': vpcs }),
+    ...(vpces.length > 0 && { 'aws:SourceVpce': vpces }),
+  }
   return {
     Sid: 'OnlyOwnVpcEndpoints',
     Effect: 'Deny',
@@ -92,7 +115,7 @@ function endpointStatement(sourceVpcs: readonly string[]): object {
     // Null first: StringNotEquals alone would also fire on the public path, where aws:SourceVpc is absent.
     Condition: {
       Null: { 'aws:SourceVpc': 'false' },
-      ...(vpcs.length > 0 && { StringNotEquals: { 'aws:SourceVpc': vpcs } }),
+      ...(Object.keys(notTrusted).length > 0 && { StringNotEquals: notTrusted }),
     },
   }
 }

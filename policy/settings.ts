@@ -5,6 +5,8 @@
 
 import { InvalidSettingError } from './errors.js'
 
+export { type OrganizationSettings, organizationFrom } from './organization-settings.js'
+
 /** IAM action names: `service:Action`, wildcards allowed in the action part, never a bare `*`. */
 const ACTION = /^[a-z0-9-]+:[A-Za-z0-9*?]+$/
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/

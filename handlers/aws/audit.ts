@@ -3,6 +3,8 @@ import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventb
 
 export const AUDIT_SOURCE = 'credential-lock'
 export const AUDIT_DETAIL_TYPE = 'Credential Lock Changed'
+/** An event no retry can help went to the dead-letter queue: a lock may be missing or stale until it is redriven. */
+export const FAILURE_DETAIL_TYPE = 'Credential Lock Failed'
 
 /** Publishes one audit event per changed lock. Auditing must never undo or block a lock: failures are logged. */
 export async function publishAudit(
@@ -10,6 +12,7 @@ export async function publishAudit(
   bus: string,
   detail: Readonly<Record<string, unknown>>,
   logger: Logger,
+  detailType: string = AUDIT_DETAIL_TYPE,
 ): Promise<void> {
   try {
     const output = await events.send(
@@ -18,7 +21,7 @@ export async function publishAudit(
           {
             EventBusName: bus,
             Source: AUDIT_SOURCE,
-            DetailType: AUDIT_DETAIL_TYPE,
+            DetailType: detailType,
             Detail: JSON.stringify(detail),
           },
         ],

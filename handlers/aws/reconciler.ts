@@ -42,6 +42,7 @@ import {
   writeManagedPart,
   writeOwnPolicy,
 } from './iam-roles.js'
+import { addBatchMetrics } from './lock-metrics.js'
 import {
   BULK_READ_ROLES,
   bulkRead,
@@ -144,16 +145,18 @@ export async function reconcileBatch(
     refuseImdsV1: deps.config.refuseImdsV1,
     trustedVpcEndpoints: deps.config.trustedVpcEndpoints,
   }
+  const lines: DecisionLine[] = []
   for (const roleName of [...truth.roles].sort()) {
     const touching = triggers.filter(({ trigger }) => touches(trigger, roleName, truth))
     try {
-      await reconcileRole(
+      const line = await reconcileRole(
         deps,
         truth,
         roleName,
         settings,
         touching.map(({ trigger }) => trigger.eventId),
       )
+      if (line) lines.push(line)
     } catch (error) {
       deps.logger.error('role reconcile failed', { roleName, error: error as Error })
       deps.metrics.addMetric('Failures', MetricUnit.Count, 1)
@@ -163,6 +166,7 @@ export async function reconcileBatch(
       )
     }
   }
+  addBatchMetrics(deps, delivered, lines, deps.now())
   // A record that also failed on a role a retry may fix is retried; its permanent failure then recurs.
   return {
     retry: [...retry],
@@ -357,7 +361,7 @@ async function reconcileRole(
   roleName: string,
   settings: Parameters<typeof decideLock>[1],
   eventIds: readonly string[],
-): Promise<void> {
+): Promise<DecisionLine | undefined> {
   const own = truth.policies.get(roleName) ?? { inline: undefined, parts: [] }
   const documents = ownDocuments(own)
   const current = { ...readLock(documents), placement: readPlacement(documents) }
@@ -399,7 +403,7 @@ async function reconcileRole(
   try {
     action = await apply(deps, decision, own)
   } catch (error) {
-    if (skippedOutOfScope(deps, roleName, eventIds, error)) return
+    if (skippedOutOfScope(deps, roleName, eventIds, error)) return undefined
     if (!(error instanceof LimitExceededException)) throw error
     decision = await decideWith(await fullBudget())
     action = await apply(deps, decision, own)
@@ -407,7 +411,7 @@ async function reconcileRole(
   const nearMissTags = instances.flatMap(({ instanceId, roleName: role, optedIn, optInNearMiss: hint }) =>
     role === roleName && !optedIn && hint ? [{ instanceId, hint: `not opted in: ${hint}` }] : [],
   )
-  await logDecision(deps, decision, action, eventIds, nearMissTags)
+  return logDecision(deps, decision, action, eventIds, nearMissTags)
 }
 
 /** Decides with the inline policy alone first; a lock that needs more room is decided again with the role's real budget. */
@@ -474,7 +478,7 @@ async function logDecision(
   action: LockAction,
   eventIds: readonly string[],
   nearMissTags: NonNullable<DecisionLine['nearMissTags']>,
-): Promise<void> {
+): Promise<DecisionLine> {
   const line: DecisionLine = {
     roleName: decision.roleName,
     action,
@@ -511,9 +515,12 @@ async function logDecision(
     })
     deps.metrics.addMetric('FunctionsUnprotected', MetricUnit.Count, skippedFunctions.length)
   }
-  if (action !== 'unchanged' && !deps.config.dryRun) {
+  // A workload left unprotected is reported at every decision, so the security account's finding stays current.
+  const reportable = action !== 'unchanged' || unprotected.length > 0 || skippedFunctions.length > 0
+  if (reportable && !deps.config.dryRun) {
     await publishAudit(deps.events, deps.config.auditEventBus, line, deps.logger)
   }
+  return line
 }
 
 function auditInstance(outcome: InstanceOutcome) {

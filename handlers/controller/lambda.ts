@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
+import { FAILURE_DETAIL_TYPE, publishAudit } from '../aws/audit.js'
 import { ConfigError } from '../aws/errors.js'
 import { type ControllerDeps, type DeliveredEvent, reconcileBatch } from '../aws/reconciler.js'
 
@@ -80,10 +81,28 @@ async function parkInDeadLetterQueue(deps: LambdaDeps, record: SQSRecord, error:
       }),
     )
     deps.logger.warn('record parked in dead-letter queue', { recordId: record.messageId, error })
+    await publishAudit(
+      deps.events,
+      deps.config.auditEventBus,
+      parkedDetail(record, error),
+      deps.logger,
+      FAILURE_DETAIL_TYPE,
+    )
     return true
   } catch (sendError) {
     deps.logger.error('record failed', { recordId: record.messageId, error: sendError as Error })
     return false
+  }
+}
+
+/** What the security account learns of a parked record: which event, and why no retry could help. */
+function parkedDetail(record: SQSRecord, error: Error): Record<string, unknown> {
+  const event = parseBody(record.body) as { id?: unknown; 'detail-type'?: unknown } | null
+  return {
+    recordId: record.messageId,
+    eventId: typeof event?.id === 'string' ? event.id : undefined,
+    detailType: typeof event?.['detail-type'] === 'string' ? event['detail-type'] : undefined,
+    error: { name: error.name, message: error.message },
   }
 }
 

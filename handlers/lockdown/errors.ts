@@ -1,11 +1,4 @@
-/** The what-is-my-IP service did not answer with an address. */
-export class AddressLookupError extends Error {
-  override readonly name = 'AddressLookupError'
-
-  constructor(url: string, problem: string, options?: { cause: unknown }) {
-    super(`The address look-up at ${url} ${problem}: check that the function can reach it.`, options)
-  }
-}
+export { AddressLookupError } from '../session/errors.js'
 
 /** A Lambda function's credentials could not be locked to its execution environment. */
 export class LockdownError extends Error {

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net'
 import type { SourceVpcs } from '../../policy/session-lock.js'
 import { ConfigError } from '../aws/errors.js'
+import { checkedAddressUrl } from '../session/address-lookup.js'
 import type { AwsCredentials, FailureMode } from './lockdown.js'
 
 export interface LockdownConfig {
@@ -15,7 +15,7 @@ export interface LockdownConfig {
   readonly addressUrl: string
 }
 
-export const DEFAULT_ADDRESS_URL = 'https://checkip.amazonaws.com'
+export { DEFAULT_ADDRESS_URL } from '../session/address-lookup.js'
 
 /**
  * Reads the lockdown's settings from a Lambda function's environment. Lambda sets the credentials, region and
@@ -40,7 +40,7 @@ export function readLockdownConfig(env: Readonly<Record<string, string | undefin
     roleArn: env.CREDENTIAL_LOCK_ROLE_ARN || undefined,
     failureMode: failureMode(env.CREDENTIAL_LOCK_FAILURE_MODE),
     sourceVpcs: sourceVpcs(env.CREDENTIAL_LOCK_SOURCE_VPCS),
-    addressUrl: addressUrl(env.CREDENTIAL_LOCK_ADDRESS_URL),
+    addressUrl: checkedAddressUrl(env.CREDENTIAL_LOCK_ADDRESS_URL, 'CREDENTIAL_LOCK_ADDRESS_URL'),
   }
 }
 
@@ -56,27 +56,4 @@ function sourceVpcs(value: string | undefined): SourceVpcs {
   if (!trimmed) return 'any'
   if (trimmed.toLowerCase() === 'none') return []
   return trimmed.split(',').map((vpc) => vpc.trim())
-}
-
-/**
- * The look-up must be HTTPS: whoever can answer it decides where the credentials work. Plain HTTP is accepted
- * on the loopback interface only (a local stand-in in tests).
- */
-function addressUrl(value: string | undefined): string {
-  const text = value?.trim() || DEFAULT_ADDRESS_URL
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new ConfigError(`CREDENTIAL_LOCK_ADDRESS_URL is "${value}": give an https:// URL.`)
-  }
-  const loopback =
-    url.hostname === 'localhost' || (isIP(url.hostname) === 4 && url.hostname.startsWith('127.'))
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(
-      `CREDENTIAL_LOCK_ADDRESS_URL is "${value}": give an https:// URL, since whoever answers it decides where ` +
-        'the credentials work.',
-    )
-  }
-  return text
 }

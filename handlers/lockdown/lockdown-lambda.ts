@@ -6,12 +6,12 @@
  *   const s3 = new S3Client({ credentials: lockdown().credentials })       // a client created earlier
  */
 import { STSClient } from '@aws-sdk/client-sts'
+import { consoleJsonLog, writeFailureMetric } from '../session/log-lines.js'
 import {
   addressLookup,
   callerRoleArn,
   type InvocationContext,
   Lockdown,
-  type LockdownLog,
   type LockdownMiddleware,
 } from './lockdown.js'
 import { readLockdownConfig } from './lockdown-config.js'
@@ -51,8 +51,9 @@ export function lockdownFromEnvironment(env: Record<string, string | undefined>)
     sessionName: config.functionName,
     originalCredentials: config.originalCredentials,
     environment: env,
-    log: consoleLog,
-    countFailure: (failureMode) => writeFailureMetric(config.functionName, failureMode),
+    log: consoleJsonLog,
+    countFailure: (failureMode) =>
+      writeFailureMetric('LockdownFailed', ['FunctionName', config.functionName], failureMode),
     now: () => new Date(),
     settings: {
       failureMode: config.failureMode,
@@ -60,32 +61,4 @@ export function lockdownFromEnvironment(env: Record<string, string | undefined>)
       retryAfterMs: RETRY_AFTER_MS,
     },
   })
-}
-
-const consoleLog: LockdownLog = {
-  info: (message, details) => console.info(JSON.stringify({ level: 'INFO', message, ...details })),
-  error: (message, details) => console.error(JSON.stringify({ level: 'ERROR', message, ...details })),
-}
-
-/**
- * One CloudWatch embedded-metric-format line, straight to stdout (Lambda's console adds a prefix that hides
- * EMF): CredentialLock/LockdownFailed by function, to alarm on. No metrics library, to stay light.
- */
-function writeFailureMetric(functionName: string, failureMode: string): void {
-  const metric = {
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [
-        {
-          Namespace: 'CredentialLock',
-          Dimensions: [['FunctionName']],
-          Metrics: [{ Name: 'LockdownFailed', Unit: 'Count' }],
-        },
-      ],
-    },
-    FunctionName: functionName,
-    FailureMode: failureMode,
-    LockdownFailed: 1,
-  }
-  process.stdout.write(`${JSON.stringify(metric)}\n`)
 }

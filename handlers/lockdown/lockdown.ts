@@ -7,23 +7,21 @@
  *
  * Everything is injected; handlers/lockdown/lockdown-lambda.ts builds the real clients from the environment.
  */
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts'
+import type { SourceVpcs } from '../../policy/session-lock.js'
 import {
-  AssumeRoleCommand,
-  type AssumeRoleCommandOutput,
-  GetCallerIdentityCommand,
-} from '@aws-sdk/client-sts'
-import { type SourceVpcs, sessionLockPolicy } from '../../policy/session-lock.js'
-import { AddressLookupError, LockdownError } from './errors.js'
+  type AwsCredentials,
+  assumeLocked,
+  describeError,
+  type FailureMode,
+  type SessionCredentials,
+  type StsCalls,
+} from '../session/locked-session.js'
+import { LockdownError } from './errors.js'
 
-export type FailureMode = 'open' | 'closed'
-
-/** The shape the AWS SDK v3 takes as `credentials` (or a provider's result). */
-export interface AwsCredentials {
-  readonly accessKeyId: string
-  readonly secretAccessKey: string
-  readonly sessionToken?: string | undefined
-  readonly expiration?: Date | undefined
-}
+export { addressLookup } from '../session/address-lookup.js'
+export type { AwsCredentials, FailureMode, StsCalls } from '../session/locked-session.js'
+export { SESSION_SECONDS } from '../session/locked-session.js'
 
 export interface LockdownSettings {
   /**
@@ -39,11 +37,6 @@ export interface LockdownSettings {
 export interface LockdownLog {
   info(message: string, details: Record<string, unknown>): void
   error(message: string, details: Record<string, unknown>): void
-}
-
-/** Only the calls the lockdown makes, so a client built with any credentials provider fits. */
-export interface StsCalls {
-  send(command: AssumeRoleCommand): Promise<AssumeRoleCommandOutput>
 }
 
 export interface LockdownDeps {
@@ -68,16 +61,10 @@ export interface LockdownDeps {
 
 /** The longest a Lambda invocation can run: by default locked credentials must outlast it. */
 export const LAMBDA_MAX_TIMEOUT_MS = 900_000
-/** Role chaining caps the session at one hour. */
-export const SESSION_SECONDS = 3_600
 /** The SDK asks its credentials provider again when this little is left (the SDK v3's own window). */
 const SDK_REFRESH_WINDOW_MS = 300_000
 /** Renew a little before the SDK would ask, so env-var clients re-read fresh credentials, never stale ones. */
 const RENEW_MARGIN_MS = SDK_REFRESH_WINDOW_MS + 60_000
-
-interface LockedCredentials extends AwsCredentials {
-  readonly expiration: Date
-}
 
 /** The context Lambda passes a handler, as far as the lockdown reads it. */
 export interface InvocationContext {
@@ -90,7 +77,7 @@ export interface LockdownMiddleware {
 }
 
 export class Lockdown {
-  #locked: LockedCredentials | undefined
+  #locked: SessionCredentials | undefined
   #failedOpenAt: Date | undefined
   #roleArn: string | undefined
   #pending: Promise<void> | undefined
@@ -151,16 +138,10 @@ export class Lockdown {
     const started = deps.now()
     try {
       const [address, roleArn] = await Promise.all([deps.lookUpAddress(), this.#resolveRoleArn()])
-      const policy = sessionLockPolicy({ roleArn, address, sourceVpcs: deps.settings.sourceVpcs })
-      const response = await deps.sts.send(
-        new AssumeRoleCommand({
-          RoleArn: roleArn,
-          RoleSessionName: deps.sessionName,
-          Policy: policy,
-          DurationSeconds: SESSION_SECONDS,
-        }),
-      )
-      const locked = lockedCredentials(response)
+      const locked = await assumeLocked(deps.sts, {
+        facts: { roleArn, address, sourceVpcs: deps.settings.sourceVpcs },
+        sessionName: deps.sessionName,
+      })
       this.#locked = locked
       this.#failedOpenAt = undefined
       writeCredentials(deps.environment, locked)
@@ -180,7 +161,7 @@ export class Lockdown {
     const { failureMode } = deps.settings
     const error = new LockdownError(failureMode, { cause })
     deps.countFailure(failureMode)
-    deps.log.error(error.message, { failureMode, cause: describe(cause) })
+    deps.log.error(error.message, { failureMode, cause: describeError(cause) })
     this.#locked = undefined
     if (failureMode === 'closed') throw error
     // Locked credentials about to expire would fail every call: the original ones keep the function working.
@@ -205,19 +186,6 @@ function remainingTime(context: InvocationContext | undefined): number {
   return context?.getRemainingTimeInMillis?.() ?? LAMBDA_MAX_TIMEOUT_MS
 }
 
-function lockedCredentials(response: AssumeRoleCommandOutput): LockedCredentials {
-  const { AccessKeyId, SecretAccessKey, SessionToken, Expiration } = response.Credentials ?? {}
-  if (!AccessKeyId || !SecretAccessKey || !SessionToken || !Expiration) {
-    throw new Error('AssumeRole answered without complete credentials.')
-  }
-  return {
-    accessKeyId: AccessKeyId,
-    secretAccessKey: SecretAccessKey,
-    sessionToken: SessionToken,
-    expiration: Expiration,
-  }
-}
-
 /**
  * Writes credentials where the SDK's default chain reads them, all at once (no await in between, so no
  * invocation sees half a credential). The expiration makes clients that cached them ask again in time.
@@ -239,32 +207,6 @@ function setOrDelete(
 ) {
   if (value === undefined) delete environment[name]
   else environment[name] = value
-}
-
-function describe(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) }
-  return {
-    name: error.name,
-    message: error.message,
-    ...(error.cause !== undefined && { cause: describe(error.cause) }),
-  }
-}
-
-/**
- * Asks a what-is-my-IP service over HTTPS which address AWS sees for this execution environment (its answer is
- * the address in plain text, as https://checkip.amazonaws.com gives it).
- */
-export function addressLookup(url: string, timeoutMs: number): () => Promise<string> {
-  return async () => {
-    let response: Response
-    try {
-      response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-    } catch (cause) {
-      throw new AddressLookupError(url, `could not be reached within ${timeoutMs} ms`, { cause })
-    }
-    if (!response.ok) throw new AddressLookupError(url, `answered HTTP ${response.status}`)
-    return (await response.text()).trim()
-  }
 }
 
 /**

@@ -44,12 +44,12 @@ export function sessionFromIp(session: FunctionSession, ip: string, call: ApiCal
 /** The session used through a VPC endpoint in `vpc`: `aws:SourceIp` is absent on this path. */
 export function sessionThroughEndpoint(
   session: FunctionSession,
-  endpoint: { readonly vpc: string; readonly privateIp: string },
+  endpoint: { readonly vpc: string; readonly privateIp: string; readonly vpce?: string },
   call: ApiCall,
 ): SimulatedRequest {
   return sessionRequest(session, call, {
     'aws:SourceVpc': endpoint.vpc,
-    'aws:SourceVpce': 'vpce-0123456789abcdef0',
+    'aws:SourceVpce': endpoint.vpce ?? 'vpce-0123456789abcdef0',
     'aws:VpcSourceIp': endpoint.privateIp,
     'aws:ViaAWSService': 'false',
   })
