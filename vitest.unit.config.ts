@@ -23,7 +23,9 @@ export const everyTest = {
 export const unitTests = {
   ...everyTest,
   name: 'unit',
-  include: ['test/{policy,aws,controller,plan,lockdown,host-proxy,boot-provider,findings}/**/*.test.ts'],
+  include: [
+    'test/{policy,aws,controller,plan,lockdown,host-proxy,boot-provider,findings,canary}/**/*.test.ts',
+  ],
 }
 
 export default defineConfig({

@@ -1,7 +1,7 @@
 import { type App, Validations } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
 import { BootProvider } from './boot-provider.js'
-import { flag, lockPropsFromContext, organizationFromContext } from './context.js'
+import { canaryFromContext, flag, lockPropsFromContext, organizationFromContext } from './context.js'
 import { CredentialLockStack } from './credential-lock-stack.js'
 import { DemoStack, sshCidrFromContext } from './demo-stack.js'
 import { OrganizationStack } from './organization.js'
@@ -24,7 +24,10 @@ export interface CredentialLockApp {
 export async function buildApp(app: App): Promise<CredentialLockApp> {
   const lockProps = lockPropsFromContext(app.node)
   const settings = organizationFromContext(app.node)
-  const lock = new CredentialLockStack(app, 'CredentialLock', { lock: lockProps })
+  const lock = new CredentialLockStack(app, 'CredentialLock', {
+    lock: lockProps,
+    canary: canaryFromContext(app.node),
+  })
   if (flag(app.node, 'bootProvider')) new BootProvider(lock, 'BootProvider')
   const demo = flag(app.node, 'demo')
     ? new DemoStack(app, 'CredentialLockDemo', {

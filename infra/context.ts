@@ -9,6 +9,7 @@ import {
   type OrganizationSettings,
   organizationFrom,
 } from '../policy/settings.js'
+import type { CanarySettings } from './canary.js'
 import type { CredentialLockProps } from './credential-lock.js'
 import type { RoleScopeKind } from './role-scope.js'
 
@@ -30,7 +31,10 @@ const LOCK_KEYS = [
   'roleScopeTagValue',
 ] as const satisfies readonly (keyof CredentialLockProps)[]
 
-/** Every context key the app reads: the lock's props, its structured settings, and the demo stack's two. */
+/** The stolen-credential canary's settings: off unless `canary=true`. */
+const CANARY_KEYS = ['canary', 'canaryVpcId', 'canarySubnetId', 'canaryTimeToLockLimit'] as const
+
+/** Every context key the app reads: the lock's props, its structured settings, the canary's and the demo's. */
 export const CONTEXT_KEYS: readonly string[] = [
   ...LOCK_KEYS,
   'knownEgress',
@@ -40,6 +44,7 @@ export const CONTEXT_KEYS: readonly string[] = [
   'managedPolicyQuota',
   'organization',
   'bootProvider',
+  ...CANARY_KEYS,
   'demo',
   'sshCidr',
 ]
@@ -127,16 +132,7 @@ export function lockPropsFromContext(node: Node): CredentialLockProps {
     const value = node.tryGetContext(key)
     return value === undefined ? undefined : String(value)
   }
-  const duration = (key: string) => {
-    const value = text(key)
-    if (value === undefined) return undefined
-    const match = /^(\d+)([mhd])$/.exec(value)
-    if (!match)
-      throw new InvalidSettingError(
-        `Context ${key} "${value}" must be a number and a unit m, h or d, such as 30m or 12h.`,
-      )
-    return UNITS[match[2] as keyof typeof UNITS](Number(match[1]))
-  }
+  const duration = (key: string) => durationFromContext(node, key)
   const logRetention = text('logRetention')
   if (logRetention !== undefined && !/^\d+$/.test(logRetention)) {
     throw new InvalidSettingError(
@@ -184,6 +180,48 @@ function structuredSettings(
     trustedVpcEndpoints: read('trustedVpcEndpoints', (value) =>
       parseTrustedVpcEndpoints('trustedVpcEndpoints', value),
     ),
+  }
+}
+
+/** A duration written as a number and a unit (`30m`, `1h`, `2d`). */
+function durationFromContext(node: Node, key: string): Duration | undefined {
+  const value = node.tryGetContext(key)
+  if (value === undefined) return undefined
+  const match = /^(\d+)([mhd])$/.exec(String(value))
+  if (!match)
+    throw new InvalidSettingError(
+      `Context ${key} "${String(value)}" must be a number and a unit m, h or d, such as 30m or 12h.`,
+    )
+  return UNITS[match[2] as keyof typeof UNITS](Number(match[1]))
+}
+
+/**
+ * The canary's settings (`-c canary=true`, optionally `canaryVpcId` with `canarySubnetId`, `canaryTimeToLockLimit`),
+ * or undefined when it is off. Its other settings without `canary=true` are refused: they would do nothing.
+ */
+export function canaryFromContext(node: Node): CanarySettings | undefined {
+  const given = (key: string) => {
+    const value = node.tryGetContext(key)
+    return value === undefined ? undefined : String(value)
+  }
+  const vpcId = given('canaryVpcId')
+  const subnetId = given('canarySubnetId')
+  if (!flag(node, 'canary')) {
+    const stray = CANARY_KEYS.find((key) => key !== 'canary' && given(key) !== undefined)
+    if (stray !== undefined)
+      throw new InvalidSettingError(
+        `Context ${stray} applies only with canary=true: add -c canary=true or remove it.`,
+      )
+    return undefined
+  }
+  if ((vpcId === undefined) !== (subnetId === undefined)) {
+    throw new InvalidSettingError(
+      'Context canaryVpcId and canarySubnetId go together: give both, or neither for a VPC of its own.',
+    )
+  }
+  return {
+    subnet: vpcId === undefined || subnetId === undefined ? undefined : { vpcId, subnetId },
+    timeToLockLimit: durationFromContext(node, 'canaryTimeToLockLimit'),
   }
 }
 

@@ -1,4 +1,6 @@
 import { explainFailure, type PlanReport, renderPlanJson, renderPlanText } from './plan-report.js'
+import type { VerifyReport } from './verify.js'
+import { printVerifyReport, VERIFY_OPTION, VERIFY_USAGE } from './verify-report.js'
 
 export const PLAN_USAGE = `Usage: credential-lock-plan [--json] [--all]
 
@@ -7,6 +9,7 @@ controller would write, what it would leave unprotected and why, and the risks i
 
   --json   the same report as JSON, for scripts
   --all    what if every instance with an instance profile opted in
+${VERIFY_USAGE}
 
 Region: AWS_REGION, AWS_DEFAULT_REGION, or the region of your AWS_PROFILE's profile (what aws configure
 writes). Opt-in tag: LOCK_TAG_KEY / LOCK_TAG_VALUE (default credential-lock=enabled), as deployed.
@@ -39,6 +42,8 @@ export function readPlanArguments(argv: readonly string[]): PlanArguments {
 export interface PlanCommandIo {
   /** Reads the environment's settings and the account; may throw for either. */
   readonly plan: (everyInstanceOptedIn: boolean) => Promise<PlanReport>
+  /** IAM's simulator verdicts on the locks already written (`--verify`). */
+  readonly verify?: () => Promise<VerifyReport>
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
 }
@@ -46,10 +51,13 @@ export interface PlanCommandIo {
 /** The command's story: parse, plan, print one report; or print one sentence. Returns the exit code. */
 export async function runPlanCommand(argv: readonly string[], io: PlanCommandIo): Promise<number> {
   try {
-    const args = readPlanArguments(argv)
+    const args = readPlanArguments(argv.filter((arg) => arg !== VERIFY_OPTION))
     if (args.help) {
       io.stdout(PLAN_USAGE)
       return 0
+    }
+    if (argv.includes(VERIFY_OPTION) && io.verify) {
+      return printVerifyReport(await io.verify(), args.json, io.stdout)
     }
     const report = await io.plan(args.all)
     io.stdout(args.json ? renderPlanJson(report) : renderPlanText(report))

@@ -4,11 +4,12 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge'
 import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { STSClient } from '@aws-sdk/client-sts'
-import { readConfig } from '../aws/config.js'
+import { type ControllerConfig, readConfig } from '../aws/config.js'
 import { explainUnreachable } from '../aws/network-errors.js'
 import { runPlanCommand } from './plan-command.js'
 import { planAccount } from './preflight.js'
 import { resolvePlanRegion } from './region.js'
+import { verifyLocks } from './verify.js'
 
 // A reader that stops early (`| head`) closes the pipe: that ends the output, it is not an error to report.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -19,12 +20,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 // The only place the plan reads the environment and builds clients: the default credential chain, the SDK's
 // region chain, and AWS_ENDPOINT_URL honoured by the SDK itself.
 process.exitCode = await runPlanCommand(process.argv.slice(2), {
-  plan: async (everyInstanceOptedIn) => {
-    const region = await resolvePlanRegion(process.env, () => new STSClient({}).config.region())
-    const config = readConfig({ ...process.env, AWS_REGION: region })
-    const clientConfig = { region, maxAttempts: 6 }
-    try {
-      return await planAccount(
+  plan: (everyInstanceOptedIn) =>
+    withAccount((config, clientConfig) =>
+      planAccount(
         {
           ec2: new EC2Client(clientConfig),
           iam: new IAMClient(clientConfig),
@@ -35,11 +33,33 @@ process.exitCode = await runPlanCommand(process.argv.slice(2), {
         },
         config,
         { everyInstanceOptedIn, now: new Date() },
-      )
-    } catch (error) {
-      throw explainUnreachable(error, { region, endpointUrl: process.env.AWS_ENDPOINT_URL })
-    }
-  },
+      ),
+    ),
+  verify: () =>
+    withAccount((config, clientConfig) =>
+      verifyLocks(
+        {
+          ec2: new EC2Client(clientConfig),
+          iam: new IAMClient(clientConfig),
+          sts: new STSClient(clientConfig),
+        },
+        config,
+        new Date(),
+      ),
+    ),
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 })
+
+/** The region (the SDK's chain), the settings and the client configuration both commands use, failures explained. */
+async function withAccount<Result>(
+  run: (config: ControllerConfig, clientConfig: { region: string; maxAttempts: number }) => Promise<Result>,
+): Promise<Result> {
+  const region = await resolvePlanRegion(process.env, () => new STSClient({}).config.region())
+  const config = readConfig({ ...process.env, AWS_REGION: region })
+  try {
+    return await run(config, { region, maxAttempts: 6 })
+  } catch (error) {
+    throw explainUnreachable(error, { region, endpointUrl: process.env.AWS_ENDPOINT_URL })
+  }
+}

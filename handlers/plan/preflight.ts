@@ -95,7 +95,7 @@ export async function planAccount(
 }
 
 /** The partition and account every instance ARN is built from: the caller's own. */
-async function callerScope(sts: STSClient): Promise<{ partition: string; accountId: string }> {
+export async function callerScope(sts: STSClient): Promise<{ partition: string; accountId: string }> {
   const identity = await asPermitted('sts:GetCallerIdentity', '*', () =>
     sts.send(new GetCallerIdentityCommand({})),
   )

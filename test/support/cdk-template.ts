@@ -48,16 +48,19 @@ function deployed(value: unknown): unknown {
   return Object.fromEntries(Object.entries(object).map(([key, inner]) => [key, deployed(inner)]))
 }
 
+/** The deployed identity policies of the one role whose logical id starts with `roleIdPrefix`. */
+export function rolePoliciesNamed(template: Template, roleIdPrefix: string): RolePolicy[] {
+  const role = logicalIdOf(template, 'AWS::IAM::Role', roleIdPrefix)
+  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } })
+  return Object.entries(policies).map(([name, policy]) => ({
+    name,
+    document: deployed(policy.Properties.PolicyDocument) as object,
+  }))
+}
+
 /** The deployed identity policies of the controller's and the uninstall handler's roles. */
 export function rolePoliciesOf(template: Template): { controller: RolePolicy[]; uninstall: RolePolicy[] } {
-  const policiesOf = (roleIdPrefix: string) => {
-    const role = logicalIdOf(template, 'AWS::IAM::Role', roleIdPrefix)
-    const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } })
-    return Object.entries(policies).map(([name, policy]) => ({
-      name,
-      document: deployed(policy.Properties.PolicyDocument) as object,
-    }))
-  }
+  const policiesOf = (roleIdPrefix: string) => rolePoliciesNamed(template, roleIdPrefix)
   return {
     controller: policiesOf('CredentialLockControllerRole'),
     uninstall: policiesOf('CredentialLockUninstallHandlerRole'),
