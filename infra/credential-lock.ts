@@ -378,6 +378,14 @@ export class CredentialLock extends Construct {
       }),
     )
     role.addToPolicy(
+      new PolicyStatement({
+        sid: 'ReadAccountIamInBulk',
+        // Read-only, and supports no resource-level permissions: one read per resync instead of one per role.
+        actions: ['iam:GetAccountAuthorizationDetails'],
+        resources: ['*'],
+      }),
+    )
+    role.addToPolicy(
       settings.roleScope.allowOnRoles(this, 'WriteOwnLockPolicy', [
         'iam:PutRolePolicy',
         'iam:DeleteRolePolicy',
@@ -399,7 +407,9 @@ export class CredentialLock extends Construct {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
           'ec2:DescribeInstances, DescribeRouteTables, DescribeNatGateways, DescribeNetworkInterfaces, ' +
-          'DescribeSubnets, lambda:ListFunctions and iam:ListPolicies support no resource-level permissions.',
+          'DescribeSubnets, lambda:ListFunctions, iam:ListPolicies and iam:GetAccountAuthorizationDetails support ' +
+          'no resource-level permissions. GetAccountAuthorizationDetails only reads: the controller already reads ' +
+          "any role's policies (GetRolePolicy on role/*), and it cannot change any of them through this grant.",
       },
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*]',

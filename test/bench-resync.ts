@@ -13,9 +13,9 @@ import {
 } from '@aws-sdk/client-iam'
 import { mapLimited } from '../handlers/aws/concurrency.js'
 import { summarizeCalls } from './support/controller-report.js'
-import { controllerUnderTest } from './support/controller-under-test.js'
+import { type ControllerUnderTest, controllerUnderTest } from './support/controller-under-test.js'
 import { scheduled } from './support/events.js'
-import { buildDefendersWorld, OPT_IN_TAG } from './support/world.js'
+import { buildDefendersWorld, type DefendersWorld, OPT_IN_TAG } from './support/world.js'
 
 export interface ResyncRun {
   readonly label: string
@@ -40,9 +40,15 @@ const TRUST = JSON.stringify({
   Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 })
 
-export async function measureResync(endpoint: string, roles: number, perRole: number): Promise<ResyncReport> {
-  const started = performance.now()
-  const controller = controllerUnderTest(endpoint)
+/**
+ * `roles` instance roles named fleet-000, fleet-001, ... with `perRole` opted-in workers each, behind the
+ * Defenders' NAT gateway, in the controller's moto account.
+ */
+export async function buildLargeAccount(
+  controller: ControllerUnderTest,
+  roles: number,
+  perRole: number,
+): Promise<DefendersWorld> {
   const world = await buildDefendersWorld(controller)
   // A /20 behind the Defenders' NAT gateway: the /24 private subnet holds only about 250 instances.
   const fleetSubnet = await controller.ec2.send(
@@ -83,6 +89,13 @@ export async function measureResync(endpoint: string, roles: number, perRole: nu
       }),
     ),
   )
+  return world
+}
+
+export async function measureResync(endpoint: string, roles: number, perRole: number): Promise<ResyncReport> {
+  const started = performance.now()
+  const controller = controllerUnderTest(endpoint)
+  const world = await buildLargeAccount(controller, roles, perRole)
   const setupSeconds = (performance.now() - started) / 1000
   const context = { invokedFunctionArn: `arn:aws:lambda:${world.region}:${world.accountId}:function:cl` }
   const runs: ResyncRun[] = []

@@ -145,14 +145,47 @@ export async function listManagedParts(iam: IAMClient, region: string): Promise<
   return parts
 }
 
-/** The document of a managed part's default version. */
-export async function readManagedPart(iam: IAMClient, part: ManagedPart): Promise<string | undefined> {
+/** The controller's own policies on one role: its inline policy, and the managed parts beyond it. */
+export interface OwnPolicies {
+  readonly inline: string | undefined
+  readonly parts: readonly { readonly part: ManagedPart; readonly document: string | undefined }[]
+}
+
+/**
+ * The documents of managed parts by their default version, kept by the warm Lambda: a part whose
+ * DefaultVersionId has not changed since it was last read is not read again.
+ */
+export class ManagedPartCache {
+  private readonly documents = new Map<string, { readonly versionId: string; readonly document: string }>()
+
+  remember(part: ManagedPart, document: string): void {
+    if (part.defaultVersionId !== undefined) {
+      this.documents.set(part.arn, { versionId: part.defaultVersionId, document })
+    }
+  }
+
+  recall(part: ManagedPart): string | undefined {
+    const known = this.documents.get(part.arn)
+    return known !== undefined && known.versionId === part.defaultVersionId ? known.document : undefined
+  }
+}
+
+/** The document of a managed part's default version, from `cache` when that version was read before. */
+export async function readManagedPart(
+  iam: IAMClient,
+  part: ManagedPart,
+  cache?: ManagedPartCache,
+): Promise<string | undefined> {
   if (part.defaultVersionId === undefined) return undefined
+  const cached = cache?.recall(part)
+  if (cached !== undefined) return cached
   const output = await asPermitted('iam:GetPolicyVersion', part.arn, () =>
     iam.send(new GetPolicyVersionCommand({ PolicyArn: part.arn, VersionId: part.defaultVersionId })),
   )
-  const document = output.PolicyVersion?.Document
-  return document === undefined ? undefined : decodeURIComponent(document)
+  const encoded = output.PolicyVersion?.Document
+  const document = encoded === undefined ? undefined : decodeURIComponent(encoded)
+  if (document !== undefined) cache?.remember(part, document)
+  return document
 }
 
 /** How many managed policies are attached to the role that the controller does not own (they use its quota). */

@@ -18,9 +18,10 @@ import {
   type LockScope,
   lockPolicyName,
   readLock,
+  readPlacement,
 } from '../../policy/lock/index.js'
+import { type AccountIam, carriesOwnPolicy } from './account-iam.js'
 import { publishAudit } from './audit.js'
-import { mapLimited } from './concurrency.js'
 import type { ControllerConfig } from './config.js'
 import {
   describeByIds,
@@ -33,19 +34,23 @@ import { isPermanent } from './errors.js'
 import { readDelivered, type Trigger } from './events.js'
 import { functionFacts, type ListedFunction, listFunctions, optedInFunctions } from './function-truth.js'
 import {
-  foreignManagedPolicyCount,
   instanceProfileRoles,
-  listManagedParts,
-  type ManagedPart,
-  otherInlinePolicyChars,
-  readInlinePolicy,
-  readManagedPart,
+  type ManagedPartCache,
+  type OwnPolicies,
   removeManagedPart,
   removeOwnPolicy,
   writeManagedPart,
   writeOwnPolicy,
 } from './iam-roles.js'
 import { addBatchMetrics } from './lock-metrics.js'
+import {
+  BULK_READ_ROLES,
+  bulkRead,
+  ownDocuments,
+  readOwnPolicies,
+  roleBudget,
+  roleReading,
+} from './role-reading.js'
 import { skippedOutOfScope } from './role-scope.js'
 
 export interface ControllerDeps {
@@ -59,6 +64,11 @@ export interface ControllerDeps {
   readonly now: () => Date
   /** Receives every decision line as it is logged (the pre-flight plan collects them from a dry run). */
   readonly onDecision?: (line: DecisionLine) => void
+  /**
+   * Managed parts' documents by default version, kept for as long as the Lambda stays warm.
+   * @default none: every managed part is read each batch
+   */
+  readonly managedPartCache?: ManagedPartCache
 }
 
 /** One role's decision as it is logged and audited (a type, not an interface, so it passes as a log record). */
@@ -85,9 +95,6 @@ export interface DeliveredEvent {
 }
 
 export type LockAction = 'put' | 'remove' | 'unchanged'
-
-/** Role policies read at once during a resync: fast enough for hundreds of roles, gentle on IAM. */
-const IAM_READS_IN_FLIGHT = 8
 
 export interface BatchOutcome {
   /** Records to hand back to SQS: a retry may succeed (throttling, a service error). */
@@ -205,10 +212,15 @@ interface Truth {
   readonly namedFunctionRoles: ReadonlyMap<string, string | undefined>
   /** The functions on the roles being decided or named in their locks, by name. */
   readonly functions: ReadonlyMap<string, FunctionFacts>
+  /** The bulk read of IAM, when the batch touched enough roles to make it the cheaper read. */
+  readonly account: AccountIam | undefined
 }
 
 async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Promise<Truth> {
-  const profileRoles = await instanceProfileRoles(deps.iam)
+  const everyRole = triggers.some((t) => t.reach === 'all-roles')
+  let account = everyRole ? await bulkRead(deps) : undefined
+  let bulkTried = everyRole
+  const profileRoles = account?.profileRoles ?? (await instanceProfileRoles(deps.iam))
   const reading: Ec2Reading = {
     ec2: deps.ec2,
     lockTag: deps.config.lockTag,
@@ -246,7 +258,6 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
   // Lambda is only asked when an event names a function, every role is read, or a lock names a function: an
   // account without locked functions pays no Lambda call on instance events.
   const namedFunctions = [...new Set(triggers.flatMap((t) => t.functionNames))]
-  const everyRole = triggers.some((t) => t.reach === 'all-roles')
   let listed = namedFunctions.length > 0 || everyRole ? await listFunctions(deps.lambda) : undefined
   const listedByName = new Map((listed ?? []).map((fn) => [fn.functionName, fn]))
   for (const name of namedFunctions) roles.add(listedByName.get(name)?.roleName ?? '')
@@ -257,7 +268,13 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     for (const fn of listed ?? []) roles.add(fn.roleName)
   }
 
-  const policies = await readOwnPolicies(deps, roles)
+  if (!bulkTried && roles.size >= BULK_READ_ROLES) {
+    bulkTried = true
+    account = await bulkRead(deps)
+  }
+  // A role whose last instance profile or function went still carries its lock: reconciled like any other.
+  for (const [roleName, role] of account?.roles ?? []) if (carriesOwnPolicy(role)) roles.add(roleName)
+  const policies = await readOwnPolicies(roleReading(deps), roles, account)
   // An instance a lock names but this batch has not seen must be read: treating it as gone would tombstone it.
   await describeUnseen(
     [...policies.values()].flatMap((own) => {
@@ -293,6 +310,7 @@ async function readTruth(deps: ControllerDeps, triggers: readonly Trigger[]): Pr
     optedInRoleNames,
     namedFunctionRoles: new Map(namedFunctions.map((name) => [name, listedByName.get(name)?.roleName])),
     functions: new Map(functions.map((fn) => [fn.functionName, fn])),
+    account,
   }
 }
 
@@ -322,37 +340,6 @@ async function readFunctions(
   return functionFacts(deps.ec2, relevant, optedIn, deps.config.knownEgress)
 }
 
-/** The controller's own policies on one role: its inline policy, and the managed parts beyond it. */
-interface OwnPolicies {
-  readonly inline: string | undefined
-  readonly parts: readonly { readonly part: ManagedPart; readonly document: string | undefined }[]
-}
-
-function ownDocuments(own: OwnPolicies): (string | undefined)[] {
-  return [own.inline, ...own.parts.map((each) => each.document)]
-}
-
-/**
- * The controller's own policies on each role, a few roles at a time: one listing of its managed policies for the
- * whole batch, then one read per role, plus one per managed part where a large fleet needed them.
- */
-async function readOwnPolicies(
-  deps: ControllerDeps,
-  roles: ReadonlySet<string>,
-): Promise<Map<string, OwnPolicies>> {
-  const policyName = lockPolicyName(deps.config.region)
-  const managed = await listManagedParts(deps.iam, deps.config.region)
-  const roleNames = [...roles]
-  const owned = await mapLimited(roleNames, IAM_READS_IN_FLIGHT, async (roleName) => {
-    const parts = []
-    for (const part of managed.get(roleName) ?? []) {
-      parts.push({ part, document: await readManagedPart(deps.iam, part) })
-    }
-    return { inline: await readInlinePolicy(deps.iam, roleName, policyName), parts }
-  })
-  return new Map(roleNames.map((roleName, index) => [roleName, owned[index] as OwnPolicies]))
-}
-
 /** Which records a role's failure sends back for retry. */
 function touches(trigger: Trigger, roleName: string, truth: Truth): boolean {
   // A network interface resolves to an instance inside the batch, so its record rides on every role.
@@ -377,7 +364,7 @@ async function reconcileRole(
 ): Promise<DecisionLine | undefined> {
   const own = truth.policies.get(roleName) ?? { inline: undefined, parts: [] }
   const documents = ownDocuments(own)
-  const current = readLock(documents)
+  const current = { ...readLock(documents), placement: readPlacement(documents) }
   const instances = [...truth.instances.values()].filter(
     (i) =>
       i.roleName === roleName || current.locked.has(i.instanceId) || current.tombstones.has(i.instanceId),
@@ -385,14 +372,7 @@ async function reconcileRole(
   // The role's other policies are read only when the budget matters: the lock did not fit the inline policy as a
   // precise lock (or was already spread over managed parts), or IAM refused a write for size. The usual path
   // costs no extra call.
-  const fullBudget = async (): Promise<LockBudget> => ({
-    otherInlineChars: await otherInlinePolicyChars(deps.iam, roleName, lockPolicyName(deps.config.region)),
-    managedPolicies: Math.max(
-      0,
-      deps.config.managedPolicyQuota -
-        (await foreignManagedPolicyCount(deps.iam, roleName, deps.config.region)),
-    ),
-  })
+  const fullBudget = () => roleBudget(roleReading(deps), roleName, truth.account)
   const lockedFunctions = current.functions
   const functions = [...truth.functions.values()].filter(
     (fn) =>
@@ -411,8 +391,13 @@ async function reconcileRole(
   const now = deps.now()
   const decideWith = async (budget: LockBudget | undefined) =>
     decideLock(budget ? { ...facts, budget } : facts, settings, now)
-  // A dry run learns nothing from IAM refusing a write, so it reads the real budget up front.
-  const tight = own.parts.length > 0 || isCompactLock(documents) || deps.config.dryRun
+  // A dry run learns nothing from IAM refusing a write, so it reads the real budget up front; the bulk read
+  // already holds it.
+  const tight =
+    own.parts.length > 0 ||
+    isCompactLock(documents) ||
+    deps.config.dryRun ||
+    truth.account?.roles.has(roleName) === true
   let decision = tight ? await decideWith(await fullBudget()) : await tryCheapBudget(decideWith, fullBudget)
   let action: LockAction
   try {
@@ -520,7 +505,9 @@ async function logDecision(
     })
     deps.metrics.addMetric('InstancesUnprotected', MetricUnit.Count, unprotected.length)
   }
-  const skippedFunctions = decision.functions.filter((fn) => fn.outcome === 'skipped')
+  const skippedFunctions = decision.functions.filter(
+    (fn) => fn.outcome === 'skipped' || fn.outcome === 'unprotected',
+  )
   if (skippedFunctions.length > 0) {
     deps.logger.warn('opted-in functions left unprotected', {
       roleName: decision.roleName,

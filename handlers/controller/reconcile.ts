@@ -6,6 +6,7 @@ import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { readConfig } from '../aws/config.js'
+import { ManagedPartCache } from '../aws/iam-roles.js'
 import { createHandler } from './lambda.js'
 
 // The only place that reads the environment and builds clients; AWS_ENDPOINT_URL (tests, demo) is honoured
@@ -24,4 +25,6 @@ export const handler = createHandler({
   metrics: new Metrics({ namespace: 'CredentialLock', serviceName: 'credential-lock' }),
   config,
   now: () => new Date(),
+  // Lives as long as the warm Lambda: a managed part whose default version is unchanged is not read again.
+  managedPartCache: new ManagedPartCache(),
 })

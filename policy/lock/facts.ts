@@ -106,6 +106,12 @@ export interface CurrentLock {
    * @default none
    */
   readonly functions?: FunctionLock | undefined
+  /**
+   * Which document each instance and function is in (see readPlacement): the packer keeps them there, so a
+   * change rewrites only the documents it touches.
+   * @default none: the lock is packed afresh
+   */
+  readonly placement?: ReadonlyMap<string, number> | undefined
 }
 
 /** What the controller's own policies say about functions: the locked ones and the tombstoned ones. */
@@ -168,7 +174,7 @@ export type FunctionOutcome =
     }
   | {
       readonly functionName: string
-      readonly outcome: 'released' | 'expired' | 'skipped'
+      readonly outcome: 'released' | 'expired' | 'skipped' | 'unprotected'
       readonly reason: string
     }
 

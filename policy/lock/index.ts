@@ -37,4 +37,4 @@ export {
 } from './facts.js'
 export { OUTSIDE_VPC_REASON } from './judge-functions.js'
 export { policyChars } from './pack.js'
-export { isCompactLock, readLock } from './read.js'
+export { isCompactLock, readLock, readPlacement } from './read.js'

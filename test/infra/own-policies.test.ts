@@ -109,6 +109,12 @@ describe('the permissions of the controller and the uninstall handler, with defa
         Resource: accountArn('role/*'),
       },
       {
+        Sid: 'ReadAccountIamInBulk',
+        Effect: 'Allow',
+        Action: 'iam:GetAccountAuthorizationDetails',
+        Resource: '*',
+      },
+      {
         Sid: 'WriteOwnLockPolicy',
         Effect: 'Allow',
         Action: ['iam:PutRolePolicy', 'iam:DeleteRolePolicy'],

@@ -7,6 +7,7 @@ import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import { SQSClient } from '@aws-sdk/client-sqs'
 import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import { ManagedPartCache } from '../../handlers/aws/iam-roles.js'
 import { createHandler } from '../../handlers/controller/lambda.js'
 import { AwsCallCounter } from './aws-call-counter.js'
 import { enforceInlineQuota } from './inline-quota.js'
@@ -64,6 +65,12 @@ export function controllerUnderTest(
     readonly config?: Partial<ControllerConfig>
     /** Another controller's moto account, to run it with other settings on the same world. */
     readonly accountId?: string
+    /**
+     * Read IAM role by role with no cache, as the controller did before the bulk read (and does when an SCP
+     * refuses it): the bulk read is refused with AccessDenied.
+     * @default false
+     */
+    readonly roleByRole?: boolean
   } = {},
 ): ControllerUnderTest {
   const clientConfig = {
@@ -95,6 +102,7 @@ export function controllerUnderTest(
   }
   // moto does not enforce IAM's inline-policy quota; the controller relies on IAM refusing it.
   enforceInlineQuota(controllerClients.iam, operator.iam)
+  if (options.roleByRole) refuseBulkRead(controllerClients.iam)
   const calls = new AwsCallCounter().attachTo(
     controllerClients.ec2,
     controllerClients.iam,
@@ -118,6 +126,7 @@ export function controllerUnderTest(
     }),
     config: { ...readConfig({ AWS_REGION: 'us-east-1' }), ...options.config },
     now: () => new Date(Date.now() + offsetMs),
+    ...(options.roleByRole ? {} : { managedPartCache: new ManagedPartCache() }),
   })
   return {
     handler,
@@ -129,4 +138,20 @@ export function controllerUnderTest(
     accountId,
     decisions: logger.decisions,
   }
+}
+
+/** IAM refuses GetAccountAuthorizationDetails to this client, as an SCP denying it would. */
+function refuseBulkRead(iam: IAMClient): void {
+  iam.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'GetAccountAuthorizationDetailsCommand') {
+        throw Object.assign(new Error('not authorized to perform iam:GetAccountAuthorizationDetails'), {
+          name: 'AccessDenied',
+        })
+      }
+      return next(args)
+    },
+    // Ahead of the call counter: a refused call is not one the controller made before the bulk read.
+    { step: 'initialize', name: 'refuseBulkRead', priority: 'high' },
+  )
 }

@@ -2,8 +2,8 @@
  * The account, region, clock and addresses the policy-engine tests share: one place, so every verdict test
  * speaks of the same world.
  */
-import type { CurrentLock, LockBudget, LockSettings } from '../../policy/lock/index.js'
-import type { Verdict } from './simulate.js'
+import type { CurrentLock, InstanceFacts, LockBudget, LockSettings } from '../../policy/lock/index.js'
+import type { InstanceCredentials, Verdict } from './simulate.js'
 
 export const ACCOUNT = '123456789012'
 export const REGION = 'us-east-1'
@@ -32,3 +32,20 @@ export const ATTACKER_V4 = '203.0.113.66'
 export const NO_LOCK: CurrentLock = { locked: new Set(), tombstones: new Map() }
 /** A role with no other inline policy and no managed policy allowed: the whole lock must fit inline. */
 export const INLINE_ONLY: LockBudget = { otherInlineChars: 0, managedPolicies: 0 }
+
+/** The credential `instance` of `roleName` in the app VPC carries (stolen or not), issued at `issuedAt`. */
+export function instanceCredentials(
+  roleName: string,
+  instance: InstanceFacts,
+  issuedAt?: Date,
+): InstanceCredentials {
+  return {
+    accountId: ACCOUNT,
+    region: REGION,
+    roleName,
+    instanceId: instance.instanceId,
+    vpcId: APP_VPC,
+    privateIpv4: instance.primaryPrivateIpv4,
+    issuedAt,
+  }
+}

@@ -2,7 +2,9 @@
  * The controller's Lambda handler over mocked AWS clients (aws-sdk-client-mock), for tests that need exact
  * control of what EC2 and IAM answer. EC2's DescribeInstances honours the two filters the controller sends
  * (`tag:<key>` and `instance-id`), and IAM serves each role's controller policy from `policies`, so a test
- * states the world once and the controller reads it the way it reads AWS.
+ * states the world once and the controller reads it the way it reads AWS. IAM refuses the bulk read
+ * (GetAccountAuthorizationDetails), as an SCP may: the controller reads role by role, the calls these tests
+ * count; test/aws/bulk-read.test.ts serves the bulk read.
  */
 import type { Logger } from '@aws-lambda-powertools/logger'
 import type { Metrics } from '@aws-lambda-powertools/metrics'
@@ -17,6 +19,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge'
 import {
+  GetAccountAuthorizationDetailsCommand,
   GetRolePolicyCommand,
   IAMClient,
   type InstanceProfile,
@@ -31,6 +34,7 @@ import { SQSClient } from '@aws-sdk/client-sqs'
 import { mockClient } from 'aws-sdk-client-mock'
 import { vi } from 'vitest'
 import { type ControllerConfig, readConfig } from '../../handlers/aws/config.js'
+import type { ManagedPartCache } from '../../handlers/aws/iam-roles.js'
 import { createHandler } from '../../handlers/controller/lambda.js'
 import { lockPolicyName } from '../../policy/lock/index.js'
 
@@ -97,6 +101,7 @@ export interface MockedWorld {
 export function serveWorld(aws: MockedAws, world: MockedWorld): void {
   for (const mock of Object.values(aws)) mock.reset()
   aws.iam.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: world.roles.map(profile) })
+  aws.iam.on(GetAccountAuthorizationDetailsCommand).rejects(accessDenied())
   aws.iam.on(GetRolePolicyCommand).callsFake(({ RoleName, PolicyName }) => {
     const document = PolicyName === POLICY ? world.policies?.[RoleName] : undefined
     if (document === undefined) throw new NoSuchEntityException({ message: 'not found', $metadata: {} })
@@ -162,6 +167,8 @@ export interface HandlerOptions {
   readonly config?: Partial<ControllerConfig>
   /** {@link DEAD_LETTER_QUEUE} when not given; `undefined` given explicitly means none is set. */
   readonly deadLetterQueueUrl?: string | undefined
+  /** The warm Lambda's cache of managed parts, shared by handlers that stand for one warm Lambda. @default none */
+  readonly managedPartCache?: ManagedPartCache
 }
 
 /** The Lambda handler over the mocked clients, with the log lines and metrics it produced. */
@@ -189,6 +196,7 @@ export function mockedHandler(options: HandlerOptions = {}) {
       ...options.config,
     },
     now: () => NOW,
+    ...(options.managedPartCache && { managedPartCache: options.managedPartCache }),
   })
   return { handler, lines, metrics }
 }

@@ -84,6 +84,7 @@ import {
 } from '@aws-sdk/client-iam'
 import { isOptedIn } from '../../policy/lock/index.js'
 import type { AddressTarget } from './events.js'
+import type { InstanceCredentials } from './simulate.js'
 
 export const OPT_IN_TAG = { key: 'credential-lock', value: 'enabled' } as const
 export const DEFENDERS = 'defenders'
@@ -385,4 +386,16 @@ function toWorldInstance(instance: Instance, arnPrefix: string): WorldInstance {
 export function required<Value>(value: Value | undefined | null, what: string): Value {
   if (value === undefined || value === null) throw new Error(`moto returned no ${what}`)
   return value
+}
+
+/** The credential a Defenders worker carries (stolen or not). */
+export function workerCredentials(world: DefendersWorld, worker: WorldInstance): InstanceCredentials {
+  return {
+    accountId: world.accountId,
+    region: world.region,
+    roleName: DEFENDERS,
+    instanceId: worker.instanceId,
+    vpcId: world.vpcId,
+    privateIpv4: worker.privateIp,
+  }
 }
