@@ -16,6 +16,10 @@ export default defineConfig({
         test: {
           ...everyTest,
           name: 'integration',
+          // The moto stories build whole accounts (a fleet of workers, 2,000 instances): on two busy cores one
+          // story can take more than the minute a unit test gets.
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/moto-global-setup.ts'],
           setupFiles: ['test/support/moto-env.ts'],

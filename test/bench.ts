@@ -5,10 +5,13 @@
  * Progress goes to stderr; the report to stdout as aligned tables, or with `npm run bench -- --markdown` as the
  * markdown docs/benchmarks.md is refreshed from.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
 import { INLINE_POLICY_BUDGET, lockPolicyName, MANAGED_POLICY_BUDGET } from '../policy/lock/index.js'
 import { decideFleet, type FleetShape, formatPolicySizes, measurePolicySizes } from './bench-policy.js'
@@ -42,7 +45,7 @@ const GOALS = { bundleBytes: 300 * 1024, preciseInstancesPerRole: 60 } as const
 /** Measured on the 2-core machine the project is built on; a faster one takes less. */
 const EXPECTED_RUN_TIME =
   'about 8 minutes on 2 idle cores (section 7 builds a second 2,000-instance account), longer on a busy machine'
-const progress = new BenchProgress(6)
+const progress = new BenchProgress(7)
 
 const mark = (ok: boolean) => (ok ? '✓' : '✗')
 const row = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`
@@ -382,7 +385,15 @@ async function bench(asMarkdown: boolean): Promise<void> {
       formatFleetChanges(measureFleetChanges([100, 500, 1_000])),
     ].join('\n'),
   ])
-  const sections = [calls, bursts, policySizes(), await bundleAndColdStart(), resync, scale]
+  const sections = [
+    calls,
+    bursts,
+    policySizes(),
+    await bundleAndColdStart(),
+    resync,
+    scale,
+    await hostProxy(),
+  ]
   progress.end()
   const cpu = cpus()
   const markdown = [
@@ -401,6 +412,17 @@ async function bench(asMarkdown: boolean): Promise<void> {
 function scaleResync(endpoint: string) {
   progress.begin('IAM calls per resync before and after the bulk read, 2,000 instances on 200 roles in moto')
   return measureScaleResync(endpoint, 200, 10, 50)
+}
+
+/** The metadata proxy's own bench (its bundle, a moto_server and an IMDS stand-in of its own), as section 8. */
+async function hostProxy(): Promise<string> {
+  progress.begin('Metadata proxy on the host: bundle, start-up, latency per request, memory')
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./bench-host-proxy.ts', import.meta.url))],
+    { maxBuffer: 16 * 1024 * 1024 },
+  )
+  return stdout.trim().replace(/^## /, '## 8. ')
 }
 
 function resyncOfLargeAccount(endpoint: string) {

@@ -1,9 +1,14 @@
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { describe, expect, it } from 'vitest'
+import { mockClient } from 'aws-sdk-client-mock'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { explainUnreachable } from '../../handlers/aws/network-errors.js'
 import { freeLoopbackPort } from '../support/moto.js'
 
 describe('an AWS endpoint that does not answer', () => {
+  // `npm run test:unit` shares modules between files: a file that mocked STSClient before this one would
+  // answer instead of the socket this test needs.
+  beforeAll(() => mockClient(STSClient).restore())
+
   it('is one sentence naming the endpoint and what to check, for the error the SDK really throws', async () => {
     // Prepare
     const endpointUrl = `http://127.0.0.1:${await freeLoopbackPort()}`
