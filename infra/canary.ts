@@ -81,6 +81,12 @@ const SERVICE_NAME = 'credential-lock-canary'
 export class StolenCredentialCanary extends Construct {
   readonly instances: AutoScalingGroup
   readonly alarms: readonly Alarm[]
+  /** What the canary Lambda publishes, for a dashboard: the lock held, its own calls worked, seconds to lock. */
+  readonly metrics = {
+    lockHolds: canaryMetric('CanaryLockHolds', 'Minimum'),
+    ownCallsWork: canaryMetric('CanaryOwnCallsWork', 'Minimum'),
+    timeToLock: canaryMetric('CanaryTimeToLock', 'Maximum'),
+  } as const
 
   constructor(scope: Construct, id: string, props: CanaryProps) {
     super(scope, id)
@@ -284,7 +290,7 @@ export class StolenCredentialCanary extends Construct {
         alarmDescription:
           'credential-lock: the canary instance credentials worked from outside its network (CanaryLockHolds 0): ' +
           'read the canary decision lines, then the controller decisions for the canary role.',
-        metric: canaryMetric('CanaryLockHolds', 'Minimum'),
+        metric: this.metrics.lockHolds,
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -294,7 +300,7 @@ export class StolenCredentialCanary extends Construct {
         alarmDescription:
           'credential-lock: the canary instance has not handed its credentials over for 15 minutes ' +
           '(CanaryOwnCallsWork 0): the lock may refuse an instance its own calls, or the canary stopped.',
-        metric: canaryMetric('CanaryOwnCallsWork', 'Minimum'),
+        metric: this.metrics.ownCallsWork,
         threshold: 1,
         // A launch takes a minute or two before the first write.
         evaluationPeriods: 2,
@@ -304,7 +310,7 @@ export class StolenCredentialCanary extends Construct {
       }),
       new Alarm(this, 'TimeToLockAlarm', {
         alarmDescription: `credential-lock: a canary launch took more than ${timeToLockLimit.toHumanString()} to be locked (CanaryTimeToLock).`,
-        metric: canaryMetric('CanaryTimeToLock', 'Maximum'),
+        metric: this.metrics.timeToLock,
         threshold: timeToLockLimit.toSeconds(),
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -25,7 +25,7 @@ export class CredentialLockStack extends Stack {
       ...props,
     })
     this.lock = new CredentialLock(this, 'CredentialLock', props.lock)
-    new LockDashboard(this, 'Dashboard', this.lock)
+    const dashboard = new LockDashboard(this, 'Dashboard', this.lock)
     this.canary =
       props.canary === undefined
         ? undefined
@@ -35,5 +35,6 @@ export class CredentialLockStack extends Stack {
             lockTag: this.lock.lockTag,
             alarmTopic: this.lock.alarmTopic,
           })
+    if (this.canary) dashboard.addCanary(this.canary)
   }
 }

@@ -3,6 +3,7 @@ import { Dashboard, GraphWidget, LogQueryWidget, type Metric } from 'aws-cdk-lib
 import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
 import { RESYNC_TOTALS_MESSAGE } from '../handlers/aws/lock-metrics.js'
+import type { StolenCredentialCanary } from './canary.js'
 import { type CredentialLock, controllerMetric } from './credential-lock.js'
 
 /** Resyncs run hourly by default: a gauge read per hour shows each resync's count. */
@@ -86,5 +87,20 @@ export class LockDashboard extends Construct {
         ],
       ],
     })
+  }
+
+  /** The canary's history beside the lock's: did a stolen credential get refused, and how soon after a launch. */
+  addCanary(canary: StolenCredentialCanary): void {
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Stolen-credential canary',
+        left: [
+          canary.metrics.lockHolds.with({ label: 'lock holds (1/0)' }),
+          canary.metrics.ownCallsWork.with({ label: 'own calls work (1/0)' }),
+        ],
+        right: [canary.metrics.timeToLock.with({ label: 'seconds from launch to lock' })],
+        width: 24,
+      }),
+    )
   }
 }

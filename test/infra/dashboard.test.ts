@@ -108,6 +108,26 @@ describe('the dashboard of every account and region', () => {
   })
 })
 
+describe('the dashboard of an account that runs the canary', () => {
+  it("shows the canary's history: the lock held, its own calls worked, and seconds from launch to lock", () => {
+    // Prepare / Act
+    const stack = new CredentialLockStack(new App({ context: NO_BUNDLING }), 'CredentialLock', { canary: {} })
+
+    // Assess
+    const canary = widgetsOf(stack).find((widget) => widget.properties.title === 'Stolen-credential canary')
+    expect(canary?.properties.metrics?.map((line) => [line[0], line[1]])).toEqual([
+      ['CredentialLock', 'CanaryLockHolds'],
+      ['CredentialLock', 'CanaryOwnCallsWork'],
+      ['CredentialLock', 'CanaryTimeToLock'],
+    ])
+  })
+
+  it('is drawn only where the canary runs', () => {
+    const stack = new CredentialLockStack(new App({ context: NO_BUNDLING }), 'CredentialLock')
+    expect(widgetsOf(stack).map((widget) => widget.properties.title)).not.toContain('Stolen-credential canary')
+  })
+})
+
 describe('the org-wide dashboard of the security account', () => {
   it('counts every member event per kind and queries the central log for unprotected workloads and failures', () => {
     const stack = new SecurityAccountStack(new App({ context: NO_BUNDLING }), 'Security', {
