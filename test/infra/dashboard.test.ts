@@ -124,7 +124,9 @@ describe('the dashboard of an account that runs the canary', () => {
 
   it('is drawn only where the canary runs', () => {
     const stack = new CredentialLockStack(new App({ context: NO_BUNDLING }), 'CredentialLock')
-    expect(widgetsOf(stack).map((widget) => widget.properties.title)).not.toContain('Stolen-credential canary')
+    expect(widgetsOf(stack).map((widget) => widget.properties.title)).not.toContain(
+      'Stolen-credential canary',
+    )
   })
 })
 
