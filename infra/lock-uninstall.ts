@@ -36,8 +36,13 @@ export class LockUninstall extends Construct {
         ],
       }),
     )
-    // Function roles can carry a lock too.
-    handlerRole.addToPolicy(new PolicyStatement({ actions: ['lambda:ListFunctions'], resources: ['*'] }))
+    // Function roles can carry a lock too; and a role nothing uses any more is found by the bulk read.
+    handlerRole.addToPolicy(
+      new PolicyStatement({
+        actions: ['lambda:ListFunctions', 'iam:GetAccountAuthorizationDetails'],
+        resources: ['*'],
+      }),
+    )
     handlerRole.addToPolicy(
       props.roleScope.allowOnRoles(this, 'DeleteOwnLockPolicy', ['iam:DeleteRolePolicy']),
     )
@@ -48,7 +53,9 @@ export class LockUninstall extends Construct {
       OWN_MANAGED_POLICIES_ACKNOWLEDGEMENT,
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'iam:ListPolicies and lambda:ListFunctions support no resource-level permissions.',
+        reason:
+          'iam:ListPolicies, lambda:ListFunctions and the read-only iam:GetAccountAuthorizationDetails support no ' +
+          'resource-level permissions.',
       },
       {
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/*]',

@@ -2,7 +2,9 @@ import { IAMClient } from '@aws-sdk/client-iam'
 import { LambdaClient } from '@aws-sdk/client-lambda'
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda'
 import { lockPolicyName } from '../../policy/lock/index.js'
+import { carriesOwnPolicy, readAccountIam } from '../aws/account-iam.js'
 import { readRoleScope } from '../aws/config.js'
+import { MissingPermissionError } from '../aws/errors.js'
 import { listFunctions } from '../aws/function-truth.js'
 import {
   instanceProfileRoles,
@@ -44,6 +46,7 @@ export async function uninstall(
     const roleNames = new Set([
       ...(await instanceProfileRoles(iam)).values(),
       ...(await listFunctions(lambda)).map((fn) => fn.roleName),
+      ...(await rolesCarryingLock(iam, region, policyName, warn)),
     ])
     // One role at a time: IAM throttles write bursts, and uninstall is not in a hurry.
     for (const roleName of roleNames) {
@@ -61,6 +64,26 @@ export async function uninstall(
     }
   }
   return { PhysicalResourceId: policyName }
+}
+
+/**
+ * Roles that still carry the lock though no instance profile or function uses them any more (the last locked
+ * function moved away): one bulk read finds them. Without the permission, uninstall goes on without them and says so.
+ */
+async function rolesCarryingLock(
+  iam: IAMClient,
+  region: string,
+  policyName: string,
+  warn: (message: string) => void,
+): Promise<string[]> {
+  try {
+    const account = await readAccountIam(iam, region, policyName)
+    return [...account.roles].filter(([, role]) => carriesOwnPolicy(role)).map(([roleName]) => roleName)
+  } catch (error) {
+    if (!(error instanceof MissingPermissionError)) throw error
+    warn(`${error.message} Roles no instance profile or function uses were not searched for ${policyName}.`)
+    return []
+  }
 }
 
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<UninstallResponse> {

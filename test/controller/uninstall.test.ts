@@ -2,6 +2,7 @@ import {
   DeletePolicyCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
+  GetAccountAuthorizationDetailsCommand,
   IAMClient,
   ListInstanceProfilesCommand,
   ListPoliciesCommand,
@@ -51,6 +52,7 @@ describe('uninstall custom resource: removes every policy the controller wrote, 
     iamMock.reset()
     lambdaMock.reset()
     iamMock.on(ListPoliciesCommand).resolves({ Policies: [] })
+    iamMock.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [], Policies: [] })
     lambdaMock.on(ListFunctionsCommand).resolves({ Functions: [] })
   })
 
@@ -134,6 +136,64 @@ describe('uninstall custom resource: removes every policy the controller wrote, 
     // Assess
     const deletions = iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input.RoleName)
     expect(deletions).toEqual(['web-role', 'reporter-role'])
+  })
+
+  it('deletes it from a role nothing uses any more that still carries it, found by the bulk read', async () => {
+    // Prepare: the last locked function of 'orphan-role' moved away; 'other-role' carries only its own policy.
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web', 'web-role')] })
+    const inline = (name: string) => ({
+      PolicyName: name,
+      PolicyDocument: encodeURIComponent(JSON.stringify({ Version: '2012-10-17', Statement: [] })),
+    })
+    const role = (name: string, policies: string[]) => ({
+      RoleName: name,
+      Arn: `arn:aws:iam::123456789012:role/${name}`,
+      RolePolicyList: policies.map(inline),
+      AttachedManagedPolicies: [],
+      InstanceProfileList: [],
+    })
+    iamMock.on(GetAccountAuthorizationDetailsCommand).resolves({
+      RoleDetailList: [
+        role('orphan-role', ['credential-lock-eu-west-3', 'app-policy']),
+        role('other-role', ['app-policy']),
+        role('web-role', ['credential-lock-eu-west-3']),
+      ],
+      Policies: [],
+    })
+    iamMock.on(DeleteRolePolicyCommand).resolves({})
+
+    // Act
+    await runUninstall('Delete').running
+
+    // Assess
+    const deletions = iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input)
+    expect(deletions).toEqual([
+      { RoleName: 'web-role', PolicyName: 'credential-lock-eu-west-3' },
+      { RoleName: 'orphan-role', PolicyName: 'credential-lock-eu-west-3' },
+    ])
+  })
+
+  it('without the bulk read, cleans every role it can find and warns that unused roles were not searched', async () => {
+    // Prepare
+    iamMock.on(ListInstanceProfilesCommand).resolves({ InstanceProfiles: [profile('web', 'web-role')] })
+    iamMock
+      .on(GetAccountAuthorizationDetailsCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }))
+    iamMock.on(DeleteRolePolicyCommand).resolves({})
+
+    // Act
+    const { running, warnings } = runUninstall('Delete')
+    await running
+
+    // Assess
+    expect(iamMock.commandCalls(DeleteRolePolicyCommand).map((call) => call.args[0].input.RoleName)).toEqual([
+      'web-role',
+    ])
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /iam:GetAccountAuthorizationDetails.*Roles no instance profile or function uses were not searched for credential-lock-eu-west-3\.$/,
+      ),
+    ])
   })
 
   it('tolerates roles that carry no lock (NoSuchEntity)', async () => {

@@ -201,7 +201,7 @@ describe('the permissions of the controller and the uninstall handler, with defa
     })
   })
 
-  it('lets the uninstall handler only list instance profiles and functions, delete role policies and its own managed ones', () => {
+  it('lets the uninstall handler only list instance profiles and functions, read IAM in bulk, delete role policies and its own managed ones', () => {
     // Prepare
     const role = logicalIdOf(template, 'AWS::IAM::Role', 'CredentialLockUninstallHandlerRole')
 
@@ -214,7 +214,7 @@ describe('the permissions of the controller and the uninstall handler, with defa
     )
     expect(actions).toEqual([
       'iam:ListInstanceProfiles',
-      'lambda:ListFunctions',
+      ['lambda:ListFunctions', 'iam:GetAccountAuthorizationDetails'],
       'iam:DeleteRolePolicy',
       'iam:ListPolicies',
       ['iam:ListPolicyVersions', 'iam:DeletePolicyVersion', 'iam:DeletePolicy'],
