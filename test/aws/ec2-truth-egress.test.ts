@@ -9,19 +9,13 @@ import {
   DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
-  EC2Client,
   type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2'
-import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
+import { ec2, ec2Mock, NO_KNOWN_EGRESS, PCX, TGW } from '../support/route-tables.js'
 
-const ec2Mock = mockClient(EC2Client)
-const ec2 = new EC2Client({ region: 'us-east-1' })
-const NO_KNOWN_EGRESS = new Map<string, string[]>()
-const TGW = 'tgw-0123456789abcdef0'
-const PCX = 'pcx-0123456789abcdef0'
 const NAT_PUBLIC_IP = '198.51.100.7'
 
 const privateInstance: ObservedInstance = {

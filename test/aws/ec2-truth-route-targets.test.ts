@@ -7,22 +7,24 @@ import {
   DescribeNatGatewaysCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
-  EC2Client,
   type Route,
   type RouteTable,
 } from '@aws-sdk/client-ec2'
-import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
-import type { KnownEgress } from '../../policy/environment.js'
-import { launching, NAT_ADDRESS, natDefault, serveRouteTables } from '../support/route-tables.js'
+import {
+  ec2,
+  ec2Mock,
+  LGW,
+  launching,
+  NAT_ADDRESS,
+  NO_KNOWN_EGRESS,
+  natDefault,
+  PCX,
+  serveRouteTables,
+  TGW,
+} from '../support/route-tables.js'
 
-const ec2Mock = mockClient(EC2Client)
-const ec2 = new EC2Client({ region: 'us-east-1' })
-const NO_KNOWN_EGRESS: KnownEgress = new Map()
-const TGW = 'tgw-0123456789abcdef0'
-const PCX = 'pcx-0123456789abcdef0'
-const LGW = 'lgw-0123456789abcdef0'
 const NAT_ENI = 'eni-0123456789abcdef0'
 
 const privateInstance: ObservedInstance = {

@@ -3,20 +3,23 @@
  * table a subnet reads them from: its own, else its VPC's main table; a blackhole or a table without routes
  * leads nowhere.
  */
-import { DescribeNatGatewaysCommand, EC2Client, type Route, type RouteTable } from '@aws-sdk/client-ec2'
-import { mockClient } from 'aws-sdk-client-mock'
+import { DescribeNatGatewaysCommand, type Route, type RouteTable } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type EgressRoute, egressRoutes, withEgress } from '../../handlers/aws/ec2-truth.js'
-import type { KnownEgress } from '../../policy/environment.js'
-import { launching, NAT_ADDRESS, natDefault, serveRouteTables } from '../support/route-tables.js'
+import {
+  ec2,
+  ec2Mock,
+  LGW,
+  launching,
+  NAT_ADDRESS,
+  NO_KNOWN_EGRESS,
+  natDefault,
+  PCX,
+  serveRouteTables,
+  TGW,
+} from '../support/route-tables.js'
 
-const ec2Mock = mockClient(EC2Client)
-const ec2 = new EC2Client({ region: 'us-east-1' })
-const NO_KNOWN_EGRESS: KnownEgress = new Map()
-const TGW = 'tgw-0123456789abcdef0'
-const PCX = 'pcx-0123456789abcdef0'
 const VGW = 'vgw-0123456789abcdef0'
-const LGW = 'lgw-0123456789abcdef0'
 
 const routeTables = (tables: RouteTable[]) => serveRouteTables(ec2Mock, tables)
 

@@ -1,11 +1,22 @@
 import {
   DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
-  type EC2Client,
+  EC2Client,
   type RouteTable,
 } from '@aws-sdk/client-ec2'
-import type { AwsClientStub } from 'aws-sdk-client-mock'
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock'
 import type { ObservedInstance } from '../../handlers/aws/ec2-truth.js'
+import type { KnownEgress } from '../../policy/environment.js'
+
+/** The mocked EC2 the route-table tests of test/aws/ read through; reset it in each file's beforeEach. */
+export const ec2Mock = mockClient(EC2Client)
+/** The client handed to withEgress; its calls land on {@link ec2Mock}. */
+export const ec2 = new EC2Client({ region: 'us-east-1' })
+/** No shared-services egress declared: only what the route tables show counts. */
+export const NO_KNOWN_EGRESS: KnownEgress = new Map()
+export const TGW = 'tgw-0123456789abcdef0'
+export const PCX = 'pcx-0123456789abcdef0'
+export const LGW = 'lgw-0123456789abcdef0'
 
 /** The public address of NAT gateway nat-1 in the route-table tests of test/aws/. */
 export const NAT_ADDRESS = '198.51.100.7'
