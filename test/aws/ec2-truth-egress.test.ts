@@ -14,21 +14,11 @@ import {
 } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
-import { ec2, ec2Mock, NO_KNOWN_EGRESS, PCX, TGW } from '../support/route-tables.js'
+import { ec2, ec2Mock, NO_KNOWN_EGRESS, PCX, running, TGW } from '../support/route-tables.js'
 
 const NAT_PUBLIC_IP = '198.51.100.7'
 
-const privateInstance: ObservedInstance = {
-  instanceId: 'i-0a1b2c3d4e5f60001',
-  state: 'running',
-  roleName: 'web',
-  optedIn: true,
-  publicIps: [],
-  privateIps: ['10.0.2.10'],
-  primaryPrivateIpv4: '10.0.2.10',
-  otherVpcIds: [],
-  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
-}
+const privateInstance: ObservedInstance = { ...running, primaryPrivateIpv4: '10.0.2.10', otherVpcIds: [] }
 
 const dualStackInstance: ObservedInstance = {
   ...privateInstance,

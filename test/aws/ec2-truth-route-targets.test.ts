@@ -21,21 +21,14 @@ import {
   NO_KNOWN_EGRESS,
   natDefault,
   PCX,
+  running,
   serveRouteTables,
   TGW,
 } from '../support/route-tables.js'
 
 const NAT_ENI = 'eni-0123456789abcdef0'
 
-const privateInstance: ObservedInstance = {
-  instanceId: 'i-0a1b2c3d4e5f60001',
-  state: 'running',
-  roleName: 'web',
-  optedIn: true,
-  publicIps: [],
-  privateIps: ['10.0.2.10'],
-  interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
-}
+const privateInstance = running
 
 const dualStackInstance: ObservedInstance = {
   ...privateInstance,

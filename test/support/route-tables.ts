@@ -32,6 +32,9 @@ export const launching: ObservedInstance = {
   interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: false }],
 }
 
+/** The same instance once it runs. */
+export const running: ObservedInstance = { ...launching, state: 'running' }
+
 /** A default route through NAT gateway nat-1. */
 export const natDefault = {
   DestinationCidrBlock: '0.0.0.0/0',
