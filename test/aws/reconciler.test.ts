@@ -47,6 +47,18 @@ const ROLES = ['web', 'batch', 'old']
 
 const { runBatch, policiesAfter, lockedWorld } = batchRunner(aws)
 
+/** The world after the changes: Luke on `web` at 54.0.0.1, Jessica on `batch` at 54.0.0.2, under `policies`. */
+function lukeOnWebJessicaOnBatch(policies: Readonly<Record<string, string>>) {
+  return {
+    roles: ROLES,
+    instances: [
+      ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }),
+      ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' }),
+    ],
+    policies,
+  }
+}
+
 /** The verdict for `instanceId`'s credentials of `roleName`, used from `ip`, under the role's policies now. */
 async function verdictFor(
   policies: ReadonlyMap<string, string | undefined>,
@@ -78,14 +90,7 @@ describe('a batch that mixes event kinds', () => {
       ],
     }
     const policies = await lockedWorld(before, stateChange(JESSICA, 'running'))
-    const now = {
-      roles: ROLES,
-      instances: [
-        ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }),
-        ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' }),
-      ],
-      policies,
-    }
+    const now = lukeOnWebJessicaOnBatch(policies)
 
     // Act
     await runBatch(now, [stateChange(LUKE, 'running'), disassociateAddress('eipassoc-0f1e2d3c4b5a69788')])
@@ -100,14 +105,7 @@ describe('a batch that mixes event kinds', () => {
     // Prepare: Jessica was locked on `old`, then her profile was replaced by `batch`.
     const before = { roles: ROLES, instances: [ec2Instance(JESSICA, 'old', { PublicIpAddress: '54.0.0.2' })] }
     const policies = await lockedWorld(before, stateChange(JESSICA, 'running'))
-    const now = {
-      roles: ROLES,
-      instances: [
-        ec2Instance(LUKE, 'web', { PublicIpAddress: '54.0.0.1' }),
-        ec2Instance(JESSICA, 'batch', { PublicIpAddress: '54.0.0.2' }),
-      ],
-      policies,
-    }
+    const now = lukeOnWebJessicaOnBatch(policies)
 
     // Act
     await runBatch(now, [
