@@ -8,7 +8,6 @@ import {
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   type Route,
-  type RouteTable,
 } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
@@ -21,8 +20,8 @@ import {
   NO_KNOWN_EGRESS,
   natDefault,
   PCX,
+  routeTables,
   running,
-  serveRouteTables,
   TGW,
 } from '../support/route-tables.js'
 
@@ -36,8 +35,6 @@ const dualStackInstance: ObservedInstance = {
   privateIps: ['10.0.2.10', '2600:1f18:1234:5601::10'],
   interfaces: [{ subnetId: 'subnet-private', vpcId: 'vpc-1', ipv4: true, ipv6: true }],
 }
-
-const routeTables = (tables: RouteTable[]) => serveRouteTables(ec2Mock, tables)
 
 /** The private subnet's table: its local routes, then `routes`; NAT gateway nat-1 has a public address. */
 function privateSubnetRoutes(...routes: Route[]): void {

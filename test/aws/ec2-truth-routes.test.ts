@@ -3,7 +3,7 @@
  * table a subnet reads them from: its own, else its VPC's main table; a blackhole or a table without routes
  * leads nowhere.
  */
-import { DescribeNatGatewaysCommand, type Route, type RouteTable } from '@aws-sdk/client-ec2'
+import { DescribeNatGatewaysCommand, type Route } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type EgressRoute, egressRoutes, withEgress } from '../../handlers/aws/ec2-truth.js'
 import {
@@ -15,13 +15,11 @@ import {
   NO_KNOWN_EGRESS,
   natDefault,
   PCX,
-  serveRouteTables,
+  routeTables,
   TGW,
 } from '../support/route-tables.js'
 
 const VGW = 'vgw-0123456789abcdef0'
-
-const routeTables = (tables: RouteTable[]) => serveRouteTables(ec2Mock, tables)
 
 beforeEach(() => ec2Mock.reset())
 

@@ -4,7 +4,7 @@ import {
   EC2Client,
   type RouteTable,
 } from '@aws-sdk/client-ec2'
-import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock'
+import { mockClient } from 'aws-sdk-client-mock'
 import type { ObservedInstance } from '../../handlers/aws/ec2-truth.js'
 import type { KnownEgress } from '../../policy/environment.js'
 
@@ -42,10 +42,13 @@ export const natDefault = {
   State: 'active',
 } as const
 
-/** `ec2` answers DescribeRouteTables with `tables`, and DescribeNatGateways with nat-1 at {@link NAT_ADDRESS}. */
-export function serveRouteTables(ec2: AwsClientStub<EC2Client>, tables: RouteTable[]): void {
-  ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
-  ec2.on(DescribeNatGatewaysCommand).resolves({
+/**
+ * {@link ec2Mock} answers DescribeRouteTables with `tables`, and DescribeNatGateways with nat-1 at
+ * {@link NAT_ADDRESS}.
+ */
+export function routeTables(tables: RouteTable[]): void {
+  ec2Mock.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables })
+  ec2Mock.on(DescribeNatGatewaysCommand).resolves({
     NatGateways: [{ NatGatewayId: 'nat-1', NatGatewayAddresses: [{ PublicIp: NAT_ADDRESS }] }],
   })
 }
