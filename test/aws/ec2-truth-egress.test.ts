@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
-import { ec2, ec2Mock, NO_KNOWN_EGRESS, PCX, running, TGW } from '../support/route-tables.js'
+import { ec2, ec2Mock, egressOf, NO_KNOWN_EGRESS, PCX, running, TGW } from '../support/route-tables.js'
 
 const NAT_PUBLIC_IP = '198.51.100.7'
 
@@ -82,7 +82,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressIps).toEqual(expected)
@@ -106,7 +106,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess: a workload behind it would be refused whenever its call left by an address the lock left out.
     expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8', '203.0.113.40'])
@@ -134,7 +134,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
       defaultRoute(route)
 
       // Act
-      const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+      const [facts] = await egressOf([privateInstance])
 
       // Assess
       expect(facts).toMatchObject({
@@ -210,7 +210,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     )
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressUnknownReason).toBe(
@@ -231,7 +231,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP }, { id: 'nat-2', publicIp: '198.51.100.8' })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8'])
@@ -304,7 +304,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     natGateways({ id: 'nat-1', publicIp: NAT_PUBLIC_IP }, { id: 'nat-2', publicIp: '198.51.100.8' })
 
     // Act
-    const [facts] = await withEgress(ec2, [twoVpcs], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([twoVpcs])
 
     // Assess
     expect(facts?.egressIps).toEqual([NAT_PUBLIC_IP, '198.51.100.8'])
@@ -327,7 +327,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressIps).toBe('unknown')
@@ -360,7 +360,7 @@ describe('withEgress: where a private instance reaches AWS from', () => {
     }))
 
     // Act
-    const facts = await withEgress(ec2, fleet, () => true, NO_KNOWN_EGRESS)
+    const facts = await egressOf(fleet)
 
     // Assess
     expect(new Set(facts.map((instance) => JSON.stringify(instance.egressIps)))).toEqual(

@@ -14,6 +14,7 @@ import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.
 import {
   ec2,
   ec2Mock,
+  egressOf,
   LGW,
   launching,
   NAT_ADDRESS,
@@ -88,7 +89,7 @@ describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
       .resolves(natInstanceInterface([{}, { PublicIp: '198.51.100.9' }]))
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toEqual(['198.51.100.9'])
@@ -117,7 +118,7 @@ describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
       ec2Mock.on(DescribeNetworkInterfacesCommand).resolves(natInstanceInterface([{}]))
 
       // Act
-      const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+      const [facts] = await egressOf([launching])
 
       // Assess
       expect(facts?.egressIps).toBe('unknown')
@@ -132,7 +133,7 @@ describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
     routeTables([{ VpcId: 'vpc-1', Associations: [{ SubnetId: 'subnet-private' }], Routes: [natDefault] }])
 
     // Act
-    await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    await egressOf([launching])
 
     // Assess
     expect(ec2Mock.commandCalls(DescribeNatGatewaysCommand)[0]?.args[0].input).toEqual({
@@ -169,7 +170,7 @@ describe('withEgress: what it asks EC2 and what a NAT instance gives', () => {
     refuse()
 
     // Act
-    const read = withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const read = egressOf([launching])
 
     // Assess
     await expect(read).rejects.toThrowError(
@@ -191,7 +192,7 @@ describe('withEgress: the IPv6 local route, prefix lists, instances without inte
     )
 
     // Act
-    const [facts] = await withEgress(ec2, [dualStackInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([dualStackInstance])
 
     // Assess
     expect(facts?.egressIps).toEqual([NAT_ADDRESS])
@@ -202,7 +203,7 @@ describe('withEgress: the IPv6 local route, prefix lists, instances without inte
     privateSubnetRoutes({ DestinationPrefixListId: 'pl-0123456789abcdef0', NatGatewayId: 'nat-1' })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressIps).toEqual([NAT_ADDRESS])
@@ -236,7 +237,7 @@ describe('withEgress: the IPv6 local route, prefix lists, instances without inte
     })
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts).toMatchObject({
@@ -260,7 +261,7 @@ describe('withEgress: the IPv6 local route, prefix lists, instances without inte
     )
 
     // Act
-    const [facts] = await withEgress(ec2, [privateInstance], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([privateInstance])
 
     // Assess
     expect(facts?.egressUnknownReason).toBe(

@@ -5,14 +5,13 @@
  */
 import { DescribeNatGatewaysCommand, type Route } from '@aws-sdk/client-ec2'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { type EgressRoute, egressRoutes, withEgress } from '../../handlers/aws/ec2-truth.js'
+import { type EgressRoute, egressRoutes } from '../../handlers/aws/ec2-truth.js'
 import {
-  ec2,
   ec2Mock,
+  egressOf,
   LGW,
   launching,
   NAT_ADDRESS,
-  NO_KNOWN_EGRESS,
   natDefault,
   PCX,
   routeTables,
@@ -151,7 +150,7 @@ describe('withEgress: which route table a launching instance reads its default r
     ])
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toEqual([])
@@ -172,7 +171,7 @@ describe('withEgress: which route table a launching instance reads its default r
     ])
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toBe('unknown')
@@ -191,7 +190,7 @@ describe('withEgress: which route table a launching instance reads its default r
     ])
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toEqual([NAT_ADDRESS])
@@ -202,7 +201,7 @@ describe('withEgress: which route table a launching instance reads its default r
     routeTables([{ VpcId: 'vpc-1' }, { VpcId: 'vpc-1', Associations: [{ Main: true }] }])
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toEqual([])
@@ -220,7 +219,7 @@ describe('withEgress: which route table a launching instance reads its default r
     ])
 
     // Act
-    const [facts] = await withEgress(ec2, [launching], () => true, NO_KNOWN_EGRESS)
+    const [facts] = await egressOf([launching])
 
     // Assess
     expect(facts?.egressIps).toEqual([])

@@ -5,8 +5,9 @@ import {
   type RouteTable,
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
-import type { ObservedInstance } from '../../handlers/aws/ec2-truth.js'
+import { type ObservedInstance, withEgress } from '../../handlers/aws/ec2-truth.js'
 import type { KnownEgress } from '../../policy/environment.js'
+import type { InstanceFacts } from '../../policy/lock/index.js'
 
 /** The mocked EC2 the route-table tests of test/aws/ read through; reset it in each file's beforeEach. */
 export const ec2Mock = mockClient(EC2Client)
@@ -14,6 +15,10 @@ export const ec2Mock = mockClient(EC2Client)
 export const ec2 = new EC2Client({ region: 'us-east-1' })
 /** No shared-services egress declared: only what the route tables show counts. */
 export const NO_KNOWN_EGRESS: KnownEgress = new Map()
+/** withEgress over {@link ec2} for every one of `instances`, with no shared-services egress declared. */
+export function egressOf(instances: readonly ObservedInstance[]): Promise<InstanceFacts[]> {
+  return withEgress(ec2, instances, () => true, NO_KNOWN_EGRESS)
+}
 export const TGW = 'tgw-0123456789abcdef0'
 export const PCX = 'pcx-0123456789abcdef0'
 export const LGW = 'lgw-0123456789abcdef0'
