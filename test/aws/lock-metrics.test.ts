@@ -49,12 +49,7 @@ describe('the resync totals', () => {
     })
 
     // Act
-    addBatchMetrics(
-      deps,
-      [{ body: { id: 'e', 'detail-type': 'Scheduled Event', time: 'x' } }],
-      [line],
-      NOW,
-    )
+    addBatchMetrics(deps, [{ body: { id: 'e', 'detail-type': 'Scheduled Event', time: 'x' } }], [line], NOW)
 
     // Assess
     expect(info).toHaveBeenCalledWith('resync totals', {
