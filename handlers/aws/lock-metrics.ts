@@ -1,6 +1,19 @@
 import type { Logger } from '@aws-lambda-powertools/logger'
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics'
-import type { DecisionLine, DeliveredEvent } from './reconciler.js'
+
+/** What this reads of a delivered event (the reconciler's DeliveredEvent): its EventBridge body. */
+interface DeliveredBody {
+  readonly body: unknown
+}
+
+/** What this reads of a role's decision line (the reconciler's DecisionLine), so the arrow points one way. */
+interface DecidedRole {
+  readonly action: string
+  readonly dryRun: boolean
+  readonly eventIds: readonly string[]
+  readonly instances: readonly { readonly outcome: string }[]
+  readonly functions: readonly { readonly outcome: string }[]
+}
 
 /** The scheduled resync: its time says when the schedule fired, not when anything changed. */
 const RESYNC_DETAIL_TYPE = 'Scheduled Event'
@@ -15,8 +28,8 @@ export const RESYNC_TOTALS_MESSAGE = 'resync totals'
  */
 export function addBatchMetrics(
   { metrics, logger }: { readonly metrics: Metrics; readonly logger: Logger },
-  delivered: readonly DeliveredEvent[],
-  lines: readonly DecisionLine[],
+  delivered: readonly DeliveredBody[],
+  lines: readonly DecidedRole[],
   now: Date,
 ): void {
   const eventTimes = new Map<string, number>()

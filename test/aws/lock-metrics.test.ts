@@ -49,12 +49,7 @@ describe('the resync totals', () => {
     })
 
     // Act
-    addBatchMetrics(
-      deps,
-      [{ recordId: 'r', body: { id: 'e', 'detail-type': 'Scheduled Event', time: 'x' } }],
-      [line],
-      NOW,
-    )
+    addBatchMetrics(deps, [{ body: { id: 'e', 'detail-type': 'Scheduled Event', time: 'x' } }], [line], NOW)
 
     // Assess
     expect(info).toHaveBeenCalledWith('resync totals', {
@@ -75,7 +70,7 @@ describe('the decision latency', () => {
     const { deps, addMetric } = sinks()
 
     // Act
-    addBatchMetrics(deps, [{ recordId: 'r', body }], [decision({ eventIds: ['e'] })], NOW)
+    addBatchMetrics(deps, [{ body }], [decision({ eventIds: ['e'] })], NOW)
 
     // Assess
     expect(addMetric).not.toHaveBeenCalled()
