@@ -13,7 +13,13 @@ import {
 } from '@aws-sdk/client-iam'
 import { policyChars } from '../../policy/lock/index.js'
 import { asPermitted } from './errors.js'
-import { type ManagedPart, type ManagedPartCache, managedPolicyPath, type OwnPolicies } from './iam-roles.js'
+import {
+  decodePolicyDocument,
+  type ManagedPart,
+  type ManagedPartCache,
+  managedPolicyPath,
+  type OwnPolicies,
+} from './iam-roles.js'
 
 /** What the bulk read says about one role. */
 export interface RoleIam {
@@ -119,18 +125,4 @@ export function accountIamOf(
 /** Whether the controller's inline policy or one of its managed parts is on the role. */
 export function carriesOwnPolicy(role: RoleIam): boolean {
   return role.own.inline !== undefined || role.own.parts.length > 0
-}
-
-/**
- * A policy document as the bulk read returns it: URL-encoded by real IAM (RFC 3986), and plain JSON from some
- * emulators. A document that is already JSON is kept as it is.
- */
-export function decodePolicyDocument(document: string | undefined): string | undefined {
-  if (document === undefined) return undefined
-  if (document.trimStart().startsWith('{')) return document
-  try {
-    return decodeURIComponent(document)
-  } catch {
-    return document
-  }
 }

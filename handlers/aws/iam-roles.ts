@@ -48,7 +48,7 @@ export async function readInlinePolicy(
     const output = await asPermitted('iam:GetRolePolicy', `role ${roleName}`, () =>
       iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })),
     )
-    return output.PolicyDocument === undefined ? undefined : decodeURIComponent(output.PolicyDocument)
+    return decodePolicyDocument(output.PolicyDocument)
   } catch (error) {
     if (error instanceof NoSuchEntityException) return undefined
     throw error
@@ -182,8 +182,7 @@ export async function readManagedPart(
   const output = await asPermitted('iam:GetPolicyVersion', part.arn, () =>
     iam.send(new GetPolicyVersionCommand({ PolicyArn: part.arn, VersionId: part.defaultVersionId })),
   )
-  const encoded = output.PolicyVersion?.Document
-  const document = encoded === undefined ? undefined : decodeURIComponent(encoded)
+  const document = decodePolicyDocument(output.PolicyVersion?.Document)
   if (document !== undefined) cache?.remember(part, document)
   return document
 }
@@ -284,4 +283,18 @@ export async function removeManagedPart(iam: IAMClient, part: ManagedPart): Prom
   await asPermitted('iam:DeletePolicy', part.arn, () =>
     iam.send(new DeletePolicyCommand({ PolicyArn: part.arn })),
   ).catch(ignoreGone)
+}
+
+/**
+ * A policy document as IAM returns it (GetRolePolicy, GetPolicyVersion, the bulk read): URL-encoded by real IAM
+ * (RFC 3986), and plain JSON from some emulators. A document that is already JSON is kept as it is.
+ */
+export function decodePolicyDocument(document: string | undefined): string | undefined {
+  if (document === undefined) return undefined
+  if (document.trimStart().startsWith('{')) return document
+  try {
+    return decodeURIComponent(document)
+  } catch {
+    return document
+  }
 }

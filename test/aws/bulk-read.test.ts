@@ -13,14 +13,9 @@ import {
 } from '@aws-sdk/client-iam'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import {
-  accountIamOf,
-  carriesOwnPolicy,
-  decodePolicyDocument,
-  readAccountIam,
-} from '../../handlers/aws/account-iam.js'
+import { accountIamOf, carriesOwnPolicy, readAccountIam } from '../../handlers/aws/account-iam.js'
 import { MissingPermissionError } from '../../handlers/aws/errors.js'
-import { ManagedPartCache, readManagedPart } from '../../handlers/aws/iam-roles.js'
+import { decodePolicyDocument, ManagedPartCache, readManagedPart } from '../../handlers/aws/iam-roles.js'
 import { lockPolicyName, policyChars, readLock } from '../../policy/lock/index.js'
 import { accessDenied } from '../support/mocked-controller.js'
 
